@@ -1,0 +1,17 @@
+package main
+
+import "runtime/debug"
+
+// buildVersion is set at link time with -ldflags "-X main.buildVersion=v1.2.3".
+var buildVersion = ""
+
+// version reports the link-time version, else the module version, else "dev".
+func version() string {
+	if buildVersion != "" {
+		return buildVersion
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}

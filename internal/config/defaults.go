@@ -1,0 +1,51 @@
+package config
+
+import (
+	_ "embed"
+	"time"
+)
+
+// Default returns the configuration every file is layered on: safe values
+// for every setting and no channels or models.
+func Default() Config {
+	return Config{
+		Server: Server{
+			Addr:              "127.0.0.1:8080",
+			MaxBodyBytes:      16 << 20,
+			ReadHeaderTimeout: 10 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			ShutdownTimeout:   30 * time.Second,
+		},
+		Database: Database{Driver: "sqlite", Path: "tollgate.db"},
+		Log:      Log{Level: "info", Format: "text"},
+		RequestLog: RequestLog{
+			Enabled:       true,
+			QueueSize:     16384,
+			BatchSize:     512,
+			FlushInterval: 200 * time.Millisecond,
+		},
+		Keys: Keys{RefreshInterval: 250 * time.Millisecond},
+		Upstream: Upstream{
+			Timeouts: Timeouts{
+				Connect:        10 * time.Second,
+				ResponseHeader: 120 * time.Second,
+				Idle:           120 * time.Second,
+				Total:          10 * time.Minute,
+			},
+			MaxIdleConnsPerHost: 256,
+		},
+	}
+}
+
+//go:embed embedded.yaml
+var embeddedYAML []byte
+
+// Embedded returns the configuration `tollgate serve` runs on when no file
+// is given: Default plus the built-in simulator channel and a few models
+// routed to it, so a newcomer gets answers without a provider account.
+func Embedded() (Config, error) {
+	return Parse(embeddedYAML, "embedded defaults", nil)
+}
+
+// EmbeddedYAML returns the text of the embedded default configuration.
+func EmbeddedYAML() []byte { return append([]byte(nil), embeddedYAML...) }

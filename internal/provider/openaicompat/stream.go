@@ -1,0 +1,141 @@
+package openaicompat
+
+import (
+	"context"
+	"errors"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/tollgate/tollgate/internal/provider"
+	"github.com/tollgate/tollgate/internal/sse"
+)
+
+// errIdleTimeout is the cancel cause when a stream or body goes silent.
+var errIdleTimeout = errors.New("idle timeout")
+
+// stream reads an OpenAI-format event stream. It is not safe for
+// concurrent use, except Close.
+type stream struct {
+	channel  string
+	body     io.ReadCloser
+	reader   *sse.Reader
+	cancel   context.CancelCauseFunc
+	timeouts Timeouts
+	timer    *time.Timer
+	waitFrom time.Time
+	limit    time.Duration
+	started  bool
+	done     bool
+	closing  sync.Once
+}
+
+var _ provider.Stream = (*stream)(nil)
+
+func newStream(channel string, body io.ReadCloser, cancel context.CancelCauseFunc, t Timeouts) *stream {
+	return &stream{
+		channel:  channel,
+		body:     body,
+		reader:   sse.NewReader(body, sse.ReaderOptions{}),
+		cancel:   cancel,
+		timeouts: t,
+	}
+}
+
+// Next returns the next event's data; see provider.Stream.
+func (s *stream) Next(ctx context.Context) (provider.Event, error) {
+	if s.done {
+		return provider.Event{}, io.EOF
+	}
+	s.arm()
+	for {
+		ev, err := s.reader.Next()
+		if err != nil {
+			return provider.Event{}, s.fail(ctx, err)
+		}
+		if len(ev.Data) == 0 {
+			continue
+		}
+		if sse.IsDone(ev.Data) {
+			s.done = true
+			s.disarm()
+			return provider.Event{}, io.EOF
+		}
+		if ev.Name == "error" {
+			s.disarm()
+			return provider.Event{}, &provider.Error{Kind: provider.KindStreamError, Phase: s.phase(), Channel: s.channel,
+				Message: streamErrorMessage(ev.Data)}
+		}
+		s.started = true
+		return provider.Event{Data: ev.Data}, nil
+	}
+}
+
+// arm starts the bound for the wait that is about to begin.
+func (s *stream) arm() {
+	s.limit = s.timeouts.Idle
+	if !s.started && s.timeouts.FirstToken > 0 {
+		s.limit = s.timeouts.FirstToken
+	}
+	s.waitFrom = time.Now()
+	if s.limit <= 0 {
+		return
+	}
+	if s.timer == nil {
+		s.timer = time.AfterFunc(s.limit, func() { s.cancel(errIdleTimeout) })
+		return
+	}
+	s.timer.Reset(s.limit)
+}
+
+func (s *stream) disarm() {
+	if s.timer != nil {
+		s.timer.Stop()
+	}
+}
+
+func (s *stream) phase() provider.Phase {
+	if s.started {
+		return provider.PhaseIdle
+	}
+	return provider.PhaseFirstToken
+}
+
+// fail classifies a read error.
+func (s *stream) fail(ctx context.Context, err error) error {
+	if s.timer != nil && !s.timer.Stop() && s.limit > 0 && time.Since(s.waitFrom) >= s.limit {
+		return &provider.Error{Kind: provider.KindTimeout, Phase: s.phase(), Channel: s.channel,
+			Limit: s.limit, Elapsed: time.Since(s.waitFrom), Err: err}
+	}
+	if ctx.Err() != nil {
+		return &provider.Error{Kind: provider.KindCanceled, Phase: s.phase(), Channel: s.channel, Err: context.Cause(ctx)}
+	}
+	if errors.Is(err, io.EOF) {
+		return &provider.Error{Kind: provider.KindTruncated, Phase: s.phase(), Channel: s.channel,
+			Message: "the upstream closed the stream without the [DONE] end marker"}
+	}
+	if errors.Is(err, sse.ErrEventTooLarge) {
+		return &provider.Error{Kind: provider.KindMalformed, Phase: s.phase(), Channel: s.channel,
+			Message: "the upstream sent an event larger than the limit", Err: err}
+	}
+	return &provider.Error{Kind: provider.KindNetwork, Phase: s.phase(), Channel: s.channel,
+		Message: "the connection broke in the middle of the stream", Err: err}
+}
+
+// Close releases the connection; safe to call more than once.
+func (s *stream) Close() error {
+	s.closing.Do(func() {
+		s.disarm()
+		s.cancel(nil)
+		_ = s.body.Close()
+	})
+	return nil
+}
+
+func streamErrorMessage(data []byte) string {
+	_, _, msg := parseErrorBody(data)
+	if msg == "" {
+		return "the upstream reported an error in the stream"
+	}
+	return msg
+}

@@ -1,0 +1,77 @@
+// Package provider defines what tollgate needs from an upstream: an Adapter
+// that performs one attempt of an OpenAI-format request against one
+// channel, the Stream of events it returns for streaming requests, and the
+// typed errors that say which phase of the attempt failed and whether the
+// failure came from the upstream's answer or from the path to it.
+//
+// Providers know wire formats and HTTP clients and nothing of keys,
+// limits, storage or the server.
+package provider
+
+import (
+	"context"
+	"net/http"
+)
+
+// Endpoint names an OpenAI API operation, as the path below /v1.
+type Endpoint string
+
+// The endpoints tollgate relays.
+const (
+	EndpointChat        Endpoint = "chat/completions"
+	EndpointCompletions Endpoint = "completions"
+	EndpointEmbeddings  Endpoint = "embeddings"
+)
+
+// Request is one upstream attempt in the OpenAI wire format.
+type Request struct {
+	// Endpoint is the operation to call.
+	Endpoint Endpoint
+	// Body is the JSON body to send, already patched for the upstream
+	// (model name, stream options). The adapter must not modify it.
+	Body []byte
+	// Stream reports whether Body asks for a streamed answer.
+	Stream bool
+	// RequestID is tollgate's id for the client request; adapters may
+	// forward it so upstream logs can be correlated.
+	RequestID string
+}
+
+// Response is a successful (2xx) upstream answer. Exactly one of Body and
+// Stream is set. The caller must Close a Stream.
+type Response struct {
+	// Status is the upstream's HTTP status.
+	Status int
+	// Header holds the upstream's response headers.
+	Header http.Header
+	// Body is the whole answer of a non-stream request.
+	Body []byte
+	// Stream yields the events of a streamed answer.
+	Stream Stream
+	// UpstreamRequestID is the upstream's own request id, when it sent one.
+	UpstreamRequestID string
+}
+
+// Event is one stream event in the OpenAI format: the JSON of a chunk.
+type Event struct {
+	// Data is the event's data; it is only valid until the next call to Next.
+	Data []byte
+}
+
+// Stream is a streamed upstream answer. It is not safe for concurrent use.
+type Stream interface {
+	// Next returns the next event. It returns io.EOF after the upstream's
+	// end marker, and an *Error (Kind KindTruncated) when the stream ended
+	// without one, so a cut stream is never mistaken for a complete one.
+	Next(ctx context.Context) (Event, error)
+	// Close releases the stream and its connection. It is safe to call
+	// more than once.
+	Close() error
+}
+
+// Adapter performs requests against one channel.
+type Adapter interface {
+	// Do sends one attempt. A non-2xx answer or a failure to get one is an
+	// *Error describing the phase and cause.
+	Do(ctx context.Context, req *Request) (*Response, error)
+}

@@ -1,0 +1,65 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"time"
+)
+
+// TransportOptions configure an upstream HTTP transport.
+type TransportOptions struct {
+	// ConnectTimeout bounds TCP connect and TLS handshake. Zero means 10s.
+	ConnectTimeout time.Duration
+	// MaxIdleConnsPerHost is the keep-alive pool per host. Zero means 256.
+	MaxIdleConnsPerHost int
+}
+
+// NewTransport returns an HTTP transport tuned for a gateway: a large
+// keep-alive pool, HTTP/2 when the upstream offers it, proxies from the
+// environment, and dial errors marked so that a failed connect (nothing
+// reached the upstream) is told apart from a failure after sending.
+// It never retries requests by itself beyond what net/http does for
+// connections that failed before anything was written.
+func NewTransport(opts TransportOptions) *http.Transport {
+	if opts.ConnectTimeout <= 0 {
+		opts.ConnectTimeout = 10 * time.Second
+	}
+	if opts.MaxIdleConnsPerHost <= 0 {
+		opts.MaxIdleConnsPerHost = 256
+	}
+	dialer := &net.Dialer{Timeout: opts.ConnectTimeout, KeepAlive: 30 * time.Second}
+	return &http.Transport{
+		Proxy: http.ProxyFromEnvironment,
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := dialer.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, &ConnectError{Err: err}
+			}
+			return c, nil
+		},
+		TLSHandshakeTimeout:   opts.ConnectTimeout,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          0,
+		MaxIdleConnsPerHost:   opts.MaxIdleConnsPerHost,
+		IdleConnTimeout:       90 * time.Second,
+		ExpectContinueTimeout: time.Second,
+	}
+}
+
+// ConnectError marks a failure to establish a connection: the request
+// never reached the upstream, so sending it elsewhere is always safe.
+type ConnectError struct{ Err error }
+
+// Error implements error.
+func (e *ConnectError) Error() string { return "connect: " + e.Err.Error() }
+
+// Unwrap returns the dial error.
+func (e *ConnectError) Unwrap() error { return e.Err }
+
+// Timeout reports whether the connect attempt ran out of time.
+func (e *ConnectError) Timeout() bool {
+	var t interface{ Timeout() bool }
+	return errors.As(e.Err, &t) && t.Timeout()
+}

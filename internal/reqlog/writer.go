@@ -1,0 +1,228 @@
+// Package reqlog writes request log rows to storage off the request path.
+// Handlers hand rows to a Writer, which never blocks them; a single
+// background goroutine owned by the Writer batches the rows and inserts
+// them through a Sink, retrying failed batches briefly.
+package reqlog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tollgate/tollgate/internal/store"
+)
+
+// Sink is where batches of rows go. Store backends satisfy it.
+type Sink interface {
+	// InsertRequestLogs writes rows in one transaction. It must return
+	// promptly once ctx is done and must not keep rows after returning:
+	// the Writer reuses the slice.
+	InsertRequestLogs(ctx context.Context, rows []store.RequestLog) error
+}
+
+// Defaults used for zero Options fields.
+const (
+	// DefaultQueueSize is the queue capacity used when Options.QueueSize
+	// is not positive.
+	DefaultQueueSize = 16384
+	// DefaultBatchSize is the batch size used when Options.BatchSize is
+	// not positive.
+	DefaultBatchSize = 512
+	// DefaultFlushInterval is the flush interval used when
+	// Options.FlushInterval is not positive.
+	DefaultFlushInterval = 200 * time.Millisecond
+)
+
+// Retry policy for a failed batch: up to maxAttempts inserts, waiting
+// retryBase, then twice as long each time, at most retryMax.
+const (
+	maxAttempts = 4
+	retryBase   = 50 * time.Millisecond
+	retryMax    = time.Second
+)
+
+// Every store backend's request log side is a Sink.
+var _ Sink = store.RequestLogs(nil)
+
+// ErrRowsLost is wrapped by the error Close returns when rows queued
+// before Close could not be written.
+var ErrRowsLost = errors.New("reqlog: rows lost")
+
+// Options configures a Writer. The zero value is ready to use.
+type Options struct {
+	// QueueSize is how many rows may wait for the background writer; Log
+	// drops rows beyond it. Zero or negative means DefaultQueueSize. The
+	// queue is allocated up front.
+	QueueSize int
+	// BatchSize is the most rows inserted in one transaction. Zero or
+	// negative means DefaultBatchSize.
+	BatchSize int
+	// FlushInterval is the longest a row waits for its batch to fill
+	// before it is written anyway. Zero or negative means
+	// DefaultFlushInterval.
+	FlushInterval time.Duration
+	// Logger receives failed-batch reports (never row contents). Nil
+	// discards.
+	Logger *slog.Logger
+}
+
+// Writer queues request log rows and writes them in batches from one
+// background goroutine. It is safe for concurrent use. Every row passed to
+// Log is eventually counted exactly once in Written or Dropped.
+type Writer struct {
+	sink      Sink
+	batchSize int
+	interval  time.Duration
+	log       *slog.Logger
+
+	mu     sync.RWMutex // guards closed against the close of queue
+	closed bool
+	queue  chan store.RequestLog
+
+	abort context.CancelFunc // cancels the background goroutine's context
+	done  chan struct{}      // closed when the background goroutine exits
+
+	written     atomic.Uint64
+	dropped     atomic.Uint64
+	sinkDropped atomic.Uint64 // rows dropped after being dequeued
+	closeBase   uint64        // sinkDropped when Close began; guarded by mu
+}
+
+// NewWriter returns a Writer sending rows to sink and starts its
+// background goroutine. Call Close to stop it.
+func NewWriter(sink Sink, opts Options) *Writer {
+	if opts.QueueSize <= 0 {
+		opts.QueueSize = DefaultQueueSize
+	}
+	if opts.BatchSize <= 0 {
+		opts.BatchSize = DefaultBatchSize
+	}
+	if opts.FlushInterval <= 0 {
+		opts.FlushInterval = DefaultFlushInterval
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	w := &Writer{
+		sink:      sink,
+		batchSize: opts.BatchSize,
+		interval:  opts.FlushInterval,
+		log:       opts.Logger,
+		queue:     make(chan store.RequestLog, opts.QueueSize),
+		abort:     cancel,
+		done:      make(chan struct{}),
+	}
+	go w.run(ctx)
+	return w
+}
+
+// Log queues row for writing. It never blocks and does not allocate: if
+// the queue is full, or the Writer is closed, the row is dropped, counted
+// in Dropped, and Log returns false.
+func (w *Writer) Log(row store.RequestLog) bool {
+	w.mu.RLock()
+	if w.closed {
+		w.mu.RUnlock()
+		w.dropped.Add(1)
+		return false
+	}
+	select {
+	case w.queue <- row:
+		w.mu.RUnlock()
+		return true
+	default:
+		w.mu.RUnlock()
+		w.dropped.Add(1)
+		return false
+	}
+}
+
+// Close stops accepting rows and waits until every queued row has been
+// written, in batches. If ctx ends first, Close abandons the rows not yet
+// written and returns once the background goroutine has exited (promptly,
+// as long as the Sink honours its ctx). Close returns an error wrapping
+// ErrRowsLost (and ctx.Err(), if ctx ended) when rows queued before Close
+// were not written. Calling Close again waits for the same shutdown and
+// returns nil.
+func (w *Writer) Close(ctx context.Context) error {
+	w.mu.Lock()
+	first := !w.closed
+	if first {
+		w.closed = true
+		w.closeBase = w.sinkDropped.Load()
+		close(w.queue)
+	}
+	base := w.closeBase
+	w.mu.Unlock()
+
+	select {
+	case <-w.done:
+	case <-ctx.Done():
+		w.abort()
+		<-w.done
+	}
+	w.abort() // release the context's resources
+	if !first {
+		return nil
+	}
+	lost := w.sinkDropped.Load() - base
+	switch {
+	case lost == 0:
+		return nil
+	case ctx.Err() != nil:
+		return fmt.Errorf("reqlog: close: %w: %d: %w", ErrRowsLost, lost, ctx.Err())
+	default:
+		return fmt.Errorf("reqlog: close: %w: %d", ErrRowsLost, lost)
+	}
+}
+
+// Dropped returns the number of rows dropped so far: rejected by a full
+// queue or a closed Writer, or abandoned after failed inserts.
+func (w *Writer) Dropped() uint64 { return w.dropped.Load() }
+
+// Written returns the number of rows the sink has accepted so far.
+func (w *Writer) Written() uint64 { return w.written.Load() }
+
+// Depth returns the number of rows waiting in the queue.
+func (w *Writer) Depth() int { return len(w.queue) }
+
+// run is the background goroutine: it batches queued rows and flushes a
+// batch when it is full, when FlushInterval passes, and when the queue is
+// closed and drained.
+func (w *Writer) run(ctx context.Context) {
+	defer close(w.done)
+	tick := time.NewTicker(w.interval)
+	defer tick.Stop()
+	batch := make([]store.RequestLog, 0, w.batchSize)
+	for {
+		select {
+		case row, ok := <-w.queue:
+			if !ok {
+				w.flush(ctx, batch)
+				return
+			}
+			batch = append(batch, row)
+			if len(batch) >= w.batchSize {
+				w.flush(ctx, batch)
+				batch = resetBatch(batch)
+			}
+		case <-tick.C:
+			if len(batch) > 0 {
+				w.flush(ctx, batch)
+				batch = resetBatch(batch)
+			}
+		}
+	}
+}
+
+// resetBatch empties batch for reuse, clearing the old rows so their
+// strings can be collected.
+func resetBatch(batch []store.RequestLog) []store.RequestLog {
+	clear(batch)
+	return batch[:0]
+}

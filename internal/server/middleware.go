@@ -1,0 +1,268 @@
+package server
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tollgate/tollgate/internal/auth"
+	"github.com/tollgate/tollgate/internal/store"
+)
+
+// ctxKey types the context keys of this package.
+type ctxKey int
+
+const (
+	recordKey ctxKey = iota
+	principalKey
+)
+
+// record is the per-request state the middleware and handlers share; it
+// becomes the request log row when the request ends.
+type record struct {
+	row      store.RequestLog
+	start    time.Time
+	err      *apiError // the error answered, if any
+	upstream string    // upstream request id
+	// statusOverride is the status to log when it differs from what was
+	// written, e.g. 499 for a client that left.
+	statusOverride int
+}
+
+func recordFrom(ctx context.Context) *record {
+	rec, _ := ctx.Value(recordKey).(*record)
+	return rec
+}
+
+func principalFrom(ctx context.Context) auth.Principal {
+	p, _ := ctx.Value(principalKey).(auth.Principal)
+	return p
+}
+
+var recordPool = sync.Pool{New: func() any { return new(record) }}
+
+// withRequestID assigns every request an id (the client's X-Request-Id
+// when well-formed), sets it on the response and starts its record.
+func (s *Server) withRequestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get("X-Request-Id")
+		if !validRequestID(id) {
+			id = newRequestID()
+		}
+		w.Header().Set("X-Request-Id", id)
+		rec := recordPool.Get().(*record)
+		*rec = record{start: s.opts.Now()}
+		rec.row.RequestID = id
+		rec.row.Time = rec.start
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), recordKey, rec)))
+		recordPool.Put(rec)
+	})
+}
+
+// newRequestID returns "req_" and 24 random hex digits.
+func newRequestID() string {
+	var b [12]byte
+	u1, u2 := rand.Uint64(), rand.Uint32()
+	for i := range 8 {
+		b[i] = byte(u1 >> (8 * i))
+	}
+	for i := range 4 {
+		b[8+i] = byte(u2 >> (8 * i))
+	}
+	return "req_" + hex.EncodeToString(b[:])
+}
+
+// validRequestID accepts 1 to 128 characters of [A-Za-z0-9._:-].
+func validRequestID(id string) bool {
+	if id == "" || len(id) > 128 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == ':') {
+			return false
+		}
+	}
+	return true
+}
+
+// recoverPanics turns a handler panic into a 500 (or a cut connection if
+// the answer had started), logging the stack without request bodies.
+func (s *Server) recoverPanics(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			v := recover()
+			if v == nil {
+				return
+			}
+			if err, ok := v.(error); ok && errors.Is(err, http.ErrAbortHandler) {
+				panic(v)
+			}
+			rec := recordFrom(r.Context())
+			s.log.Error("panic while serving request", "request_id", rec.row.RequestID, "panic", v, "stack", string(debug.Stack()))
+			if sw, ok := w.(*statusWriter); ok && sw.wrote {
+				panic(http.ErrAbortHandler)
+			}
+			s.writeError(w, r, &apiError{Status: http.StatusInternalServerError, Type: typeServerError, Code: "internal_error",
+				Message: "tollgate hit an internal error while handling this request; it has been logged. Retry, and report the request id if it persists."})
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// logged records the request's outcome in the request log.
+func (s *Server) logged(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := recordFrom(r.Context())
+		sw := &statusWriter{ResponseWriter: w, now: s.opts.Now, start: rec.start}
+		rec.row.Endpoint = r.URL.Path
+		rec.row.ClientIP = clientIP(r)
+		rec.row.UserAgent = clip(r.UserAgent(), 200)
+		defer func() {
+			v := recover()
+			s.logRow(rec, sw, v != nil)
+			if v != nil {
+				panic(v)
+			}
+		}()
+		next.ServeHTTP(sw, r)
+	})
+}
+
+// logRow hands the finished request's row to the request log.
+func (s *Server) logRow(rec *record, sw *statusWriter, panicked bool) {
+	if s.opts.RequestLog == nil {
+		return
+	}
+	row := rec.row
+	row.Status = sw.status
+	if rec.statusOverride != 0 {
+		row.Status = rec.statusOverride
+	}
+	switch {
+	case panicked && !sw.wrote:
+		row.Status = http.StatusInternalServerError
+		row.ErrorType = "internal_error"
+	case row.Status == 0:
+		row.Status = http.StatusOK
+	}
+	if rec.err != nil {
+		row.ErrorType = rec.err.Code
+		if row.ErrorType == "" {
+			row.ErrorType = rec.err.Type
+		}
+		row.ErrorMessage = rec.err.Message
+	}
+	if row.Status == 499 && row.ErrorType == "" {
+		row.ErrorType = "client_closed"
+	}
+	row.TTFB = sw.ttfb
+	row.Duration = s.opts.Now().Sub(rec.start)
+	s.opts.RequestLog.Log(row)
+}
+
+// authenticated resolves the Bearer key into a Principal.
+func (s *Server) authenticated(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		secret, ok := bearer(r)
+		var p auth.Principal
+		var err error
+		if !ok {
+			err = auth.ErrMissingKey
+		} else {
+			p, err = s.opts.Keys.Lookup(secret)
+		}
+		if err != nil {
+			s.writeError(w, r, authError(err, secret))
+			return
+		}
+		rec := recordFrom(r.Context())
+		rec.row.KeyID, rec.row.KeyName, rec.row.KeyMasked = p.KeyID, p.Name, p.Masked
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey, p)))
+	})
+}
+
+// bearer extracts the key from "Authorization: Bearer KEY".
+func bearer(r *http.Request) (string, bool) {
+	h := r.Header.Get("Authorization")
+	if len(h) < 7 || !strings.EqualFold(h[:7], "bearer ") {
+		return "", false
+	}
+	key := strings.TrimSpace(h[7:])
+	return key, key != ""
+}
+
+// allow answers 405 for methods other than method (HEAD is allowed with GET).
+func allow(method string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == method || (method == http.MethodGet && r.Method == http.MethodHead) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		w.Header().Set("Allow", method)
+		writeErrorTo(w, r, &apiError{Status: http.StatusMethodNotAllowed, Type: typeInvalidRequest, Code: "method_not_allowed",
+			Message: "Method " + r.Method + " is not allowed on " + r.URL.Path + "; use " + method + "."})
+	})
+}
+
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+// statusWriter records the status, the time of the first byte and whether
+// anything was written. Unwrap lets http.ResponseController reach the
+// underlying writer to flush.
+type statusWriter struct {
+	http.ResponseWriter
+	now    func() time.Time
+	start  time.Time
+	status int
+	ttfb   time.Duration
+	wrote  bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.status = code
+		if code >= 200 {
+			w.wrote = true
+			w.ttfb = w.now().Sub(w.start)
+		}
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(p []byte) (int, error) {
+	if !w.wrote {
+		w.WriteHeader(http.StatusOK)
+	}
+	return w.ResponseWriter.Write(p)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Flush implements http.Flusher for writers that look for it directly.
+func (w *statusWriter) Flush() {
+	if !w.wrote {
+		w.WriteHeader(http.StatusOK)
+	}
+	_ = http.NewResponseController(w.ResponseWriter).Flush()
+}

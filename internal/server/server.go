@@ -1,0 +1,105 @@
+// Package server is tollgate's inbound HTTP API: the OpenAI-compatible
+// routes, the middleware around them (request ids, panic recovery,
+// authentication, the request log) and the one place where errors become
+// OpenAI-shaped HTTP answers.
+package server
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/tollgate/tollgate/internal/auth"
+	"github.com/tollgate/tollgate/internal/router"
+	"github.com/tollgate/tollgate/internal/store"
+)
+
+// KeyLookup authenticates API keys; auth.Cache satisfies it.
+type KeyLookup interface {
+	Lookup(secret string) (auth.Principal, error)
+}
+
+// RequestLogger receives one row per client request; reqlog.Writer
+// satisfies it. Log must not block.
+type RequestLogger interface {
+	Log(row store.RequestLog) bool
+}
+
+// Options configure a Server. Keys and Routes are required.
+type Options struct {
+	// Keys authenticates callers.
+	Keys KeyLookup
+	// Routes resolves model names to channels.
+	Routes *router.Table
+	// RequestLog receives a row per request. Nil disables the request log.
+	RequestLog RequestLogger
+	// Logger receives tollgate's own logs. Nil discards them.
+	Logger *slog.Logger
+	// MaxBodyBytes caps request bodies. Zero means 16 MiB.
+	MaxBodyBytes int64
+	// TotalTimeout bounds each relayed request, streams included. Zero
+	// means no bound beyond the client's own.
+	TotalTimeout time.Duration
+	// Ready reports whether the server can take traffic (for /readyz).
+	// Nil means always ready.
+	Ready func() error
+	// Now returns the current time. Nil means time.Now.
+	Now func() time.Time
+}
+
+// Server serves the OpenAI-compatible API. It is safe for concurrent use.
+type Server struct {
+	opts    Options
+	log     *slog.Logger
+	handler http.Handler
+	started time.Time
+}
+
+// New builds a Server from opts.
+func New(opts Options) *Server {
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = 16 << 20
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Ready == nil {
+		opts.Ready = func() error { return nil }
+	}
+	s := &Server{opts: opts, log: opts.Logger, started: opts.Now()}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	s.handler = s.routes()
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.handler.ServeHTTP(w, r)
+}
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	for _, prefix := range []string{"/v1", ""} {
+		mux.Handle(prefix+"/chat/completions", s.api(http.MethodPost, s.relay(endpointChat)))
+		mux.Handle(prefix+"/completions", s.api(http.MethodPost, s.relay(endpointCompletions)))
+		mux.Handle(prefix+"/embeddings", s.api(http.MethodPost, s.relay(endpointEmbeddings)))
+		mux.Handle(prefix+"/models", s.api(http.MethodGet, http.HandlerFunc(s.listModels)))
+		mux.Handle(prefix+"/models/{id...}", s.api(http.MethodGet, http.HandlerFunc(s.getModel)))
+	}
+	mux.Handle("/healthz", s.plain(http.MethodGet, http.HandlerFunc(s.healthz)))
+	mux.Handle("/readyz", s.plain(http.MethodGet, http.HandlerFunc(s.readyz)))
+	mux.Handle("/", s.logged(http.HandlerFunc(s.notFound)))
+	return s.withRequestID(s.recoverPanics(mux))
+}
+
+// api wraps an API handler: method check, request log, authentication.
+func (s *Server) api(method string, h http.Handler) http.Handler {
+	return s.logged(allow(method, s.authenticated(h)))
+}
+
+// plain wraps an unauthenticated, unlogged handler such as /healthz.
+func (s *Server) plain(method string, h http.Handler) http.Handler {
+	return allow(method, h)
+}
