@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tollgate/tollgate/internal/openai"
 	"github.com/tollgate/tollgate/internal/provider"
 	"github.com/tollgate/tollgate/internal/sse"
 )
@@ -66,13 +67,23 @@ func (s *stream) Next(ctx context.Context) (provider.Event, error) {
 			return provider.Event{}, &provider.Error{Kind: provider.KindStreamError, Phase: s.phase(), Channel: s.channel,
 				Message: streamErrorMessage(ev.Data)}
 		}
-		s.started = true
+		if !s.started {
+			// The first-token phase ends with the first content, not with
+			// role-only or empty chunks that some upstreams send at once.
+			f := openai.ScanChunk(ev.Data)
+			s.started = f.Content || f.Finished
+		}
 		return provider.Event{Data: ev.Data}, nil
 	}
 }
 
 // arm starts the bound for the wait that is about to begin.
+// Before the first content the bound runs from the stream's opening and
+// is not restarted by empty chunks; after it, each wait gets the idle bound.
 func (s *stream) arm() {
+	if !s.started && s.timer != nil {
+		return
+	}
 	s.limit = s.timeouts.Idle
 	if !s.started && s.timeouts.FirstToken > 0 {
 		s.limit = s.timeouts.FirstToken
