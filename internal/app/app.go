@@ -38,6 +38,7 @@ type App struct {
 	// and tools can change their behaviour at run time.
 	Simulators map[string]*simupstream.Simulator
 
+	clients   []*http.Client
 	log       *slog.Logger
 	logWriter *reqlog.Writer
 	cancel    context.CancelFunc
@@ -77,10 +78,11 @@ func (a *App) build(ctx context.Context, cfg config.Config, opts Options) error 
 	if err := a.Keys.Refresh(ctx); err != nil {
 		return fmt.Errorf("loading API keys: %w", err)
 	}
-	adapters, sims, err := buildAdapters(cfg, opts.Version)
+	adapters, sims, clients, err := buildAdapters(cfg, opts.Version)
 	if err != nil {
 		return err
 	}
+	a.clients = clients
 	a.Simulators = sims
 	routes, err := buildRoutes(cfg, adapters)
 	if err != nil {
@@ -121,6 +123,9 @@ func (a *App) Close(ctx context.Context) error {
 			a.cancel()
 		}
 		a.wg.Wait()
+		for _, c := range a.clients {
+			c.CloseIdleConnections()
+		}
 		if a.logWriter != nil {
 			if cerr := a.logWriter.Close(ctx); cerr != nil {
 				err = fmt.Errorf("flushing the request log: %w", cerr)
@@ -162,9 +167,10 @@ func buildRoutes(cfg config.Config, adapters map[string]provider.Adapter) (*rout
 
 // buildAdapters makes one adapter per channel; simulator channels get an
 // in-process simulator reached without any network.
-func buildAdapters(cfg config.Config, version string) (map[string]provider.Adapter, map[string]*simupstream.Simulator, error) {
+func buildAdapters(cfg config.Config, version string) (map[string]provider.Adapter, map[string]*simupstream.Simulator, []*http.Client, error) {
 	adapters := make(map[string]provider.Adapter, len(cfg.Channels))
 	sims := map[string]*simupstream.Simulator{}
+	var clients []*http.Client
 	ua := "tollgate"
 	if version != "" {
 		ua += "/" + version
@@ -186,15 +192,16 @@ func buildAdapters(cfg config.Config, version string) (map[string]provider.Adapt
 				ConnectTimeout: t.Connect, MaxIdleConnsPerHost: cfg.Upstream.MaxIdleConnsPerHost,
 			})}
 		default:
-			return nil, nil, fmt.Errorf("channel %s: unknown provider %q", ch.Name, ch.Provider)
+			return nil, nil, nil, fmt.Errorf("channel %s: unknown provider %q", ch.Name, ch.Provider)
 		}
 		ad, err := openaicompat.New(opts)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		adapters[ch.Name] = ad
+		clients = append(clients, opts.Client)
 	}
-	return adapters, sims, nil
+	return adapters, sims, clients, nil
 }
 
 // simulatorOptions converts the configuration of a simulator channel.

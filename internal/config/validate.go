@@ -109,6 +109,9 @@ func (c *Config) validateChannels(v *validator) {
 		}
 		seen[ch.Name] = true
 		ch.Timeouts.validate(v, f+".timeouts", false)
+		if ch.Timeouts.Total != 0 {
+			v.addf(f+".timeouts.total", "the total deadline covers the whole request across channels; set upstream.timeouts.total instead")
+		}
 		switch ch.Provider {
 		case ProviderOpenAI:
 			validateBaseURL(v, f+".base_url", ch.BaseURL)

@@ -36,3 +36,31 @@ func FuzzScanChunk(f *testing.F) {
 		_ = ScanChunk(data) // must not panic on any input
 	})
 }
+
+func TestScanChunkFinished(t *testing.T) {
+	tests := []struct {
+		name    string
+		choices string
+		want    bool
+	}{
+		{name: "empty array", choices: `[]`},
+		{name: "null finish reason", choices: `[{"index":0,"delta":{"content":"hi"},"finish_reason":null}]`},
+		{name: "stop", choices: `[{"index":0,"delta":{},"finish_reason":"stop"}]`, want: true},
+		{name: "tool_calls", choices: `[{"index":0,"delta":{},"finish_reason":"tool_calls"}]`, want: true},
+		{name: "spaces around the colon", choices: `[{"finish_reason" :  "length"}]`, want: true},
+		{name: "newline after the colon", choices: "[{\"finish_reason\":\n\"stop\"}]", want: true},
+		{name: "second choice finishes", choices: `[{"index":0,"finish_reason":null},{"index":1,"finish_reason":"stop"}]`, want: true},
+		{name: "key only inside content", choices: `[{"delta":{"content":"the \"finish_reason\": \"stop\" field"},"finish_reason":null}]`},
+		{name: "no finish_reason key", choices: `[{"index":0,"delta":{"content":"x"}}]`},
+		{name: "finish reason is not a string", choices: `[{"finish_reason":1}]`},
+		{name: "truncated after the key", choices: `[{"finish_reason"`},
+		{name: "truncated after the colon", choices: `[{"finish_reason":`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := ScanChunk([]byte(tt.choices)).Finished; got != tt.want {
+				t.Errorf("ScanChunk(%s).Finished = %v, want %v", tt.choices, got, tt.want)
+			}
+		})
+	}
+}

@@ -172,6 +172,9 @@ func upstreamStatusError(pe *provider.Error) *apiError {
 			return ae
 		}
 		ae.Type, ae.Code = typeRequests, "rate_limit_exceeded"
+		if pe.Type == openai.TypeTokens {
+			ae.Type = openai.TypeTokens // a token-rate limit stays one
+		}
 		ae.Message = fmt.Sprintf("The upstream provider behind channel %s is rate limiting (this is the provider's limit, not your tollgate key's): %s.%s", pe.Channel, detail, retryHint(pe.RetryAfter))
 	case pe.Status == http.StatusUnauthorized || pe.Status == http.StatusForbidden:
 		ae.Status, ae.Type, ae.Code, ae.NoRetry = http.StatusBadGateway, typeServerError, "upstream_auth_error", true

@@ -207,8 +207,12 @@ func allow(method string, next http.Handler) http.Handler {
 			return
 		}
 		w.Header().Set("Allow", method)
-		writeErrorTo(w, r, &apiError{Status: http.StatusMethodNotAllowed, Type: typeInvalidRequest, Code: "method_not_allowed",
-			Message: "Method " + r.Method + " is not allowed on " + r.URL.Path + "; use " + method + "."})
+		ae := &apiError{Status: http.StatusMethodNotAllowed, Type: typeInvalidRequest, Code: "method_not_allowed",
+			Message: "Method " + r.Method + " is not allowed on " + r.URL.Path + "; use " + method + "."}
+		if rec := recordFrom(r.Context()); rec != nil {
+			rec.err = ae // so the request log row names the error
+		}
+		writeErrorTo(w, r, ae)
 	})
 }
 

@@ -233,7 +233,10 @@ func captureUsage(rec *record, obj jsonpeek.Object) bool {
 // a client that left apart from upstream failures.
 func (s *Server) failUpstream(w http.ResponseWriter, r *http.Request, ctx context.Context, err error) {
 	if errors.Is(context.Cause(ctx), errTotalTimeout) {
-		err = totalTimeout(s.opts.TotalTimeout, recordFrom(r.Context()).row.Channel, err)
+		// The adapter saw its ctx end and calls that a cancel; it is the
+		// total deadline, not a client that left.
+		s.writeError(w, r, totalTimeout(s.opts.TotalTimeout, recordFrom(r.Context()).row.Channel, err))
+		return
 	}
 	var pe *provider.Error
 	if errors.As(err, &pe) && pe.Kind == provider.KindCanceled {

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -72,7 +71,7 @@ func (sr *streamRelay) filter(data []byte) ([]byte, bool, error) {
 			sr.rec.row.ModelServed = clip(served, 200)
 		}
 	}
-	if choices, ok := obj.Raw("choices"); ok && hasFinishReason(choices) {
+	if !sr.finished && openai.ScanChunk(data).Finished {
 		sr.finished = true
 	}
 	hadUsage := captureUsage(sr.rec, obj)
@@ -124,10 +123,11 @@ func (sr *streamRelay) end(ctx context.Context, err error) {
 		}
 		return
 	}
+	// The total deadline also cancels the upstream read, so it must be
+	// told apart from a client that left before looking at the kind.
 	if errors.Is(context.Cause(ctx), errTotalTimeout) {
 		err = totalTimeout(sr.s.opts.TotalTimeout, sr.rec.row.Channel, err)
-	}
-	if errors.As(err, &pe) && pe.Kind == provider.KindCanceled {
+	} else if errors.As(err, &pe) && pe.Kind == provider.KindCanceled {
 		sr.clientGone(err)
 		return
 	}
@@ -137,7 +137,6 @@ func (sr *streamRelay) end(ctx context.Context, err error) {
 	}
 	ae := toAPIError(err)
 	sr.rec.err = ae
-	sr.rec.row.ErrorType = "stream_interrupted"
 	sr.s.log.Warn("stream failed after content was sent", "request_id", sr.rec.row.RequestID, "channel", sr.rec.row.Channel, "error", errString(ae))
 	body := errorBody(ae, sr.rec.row.RequestID)
 	body.Error.Message = "The stream was interrupted before the answer was complete: " + body.Error.Message
@@ -152,27 +151,6 @@ func (sr *streamRelay) clientGone(err error) {
 	if sr.rec.err == nil {
 		sr.rec.err = &apiError{Status: statusClientClosed, Type: typeInvalidRequest, Code: "client_closed",
 			Message: "The client closed the stream before it finished.", Cause: err}
-	}
-}
-
-// hasFinishReason reports whether a choices array holds a non-null
-// finish_reason. An unescaped "finish_reason" token can only be a key:
-// inside JSON strings its quotes would be escaped.
-func hasFinishReason(choices []byte) bool {
-	const key = `"finish_reason"`
-	for {
-		i := bytes.Index(choices, []byte(key))
-		if i < 0 {
-			return false
-		}
-		rest := bytes.TrimLeft(choices[i+len(key):], " \t\r\n")
-		if len(rest) > 0 && rest[0] == ':' {
-			rest = bytes.TrimLeft(rest[1:], " \t\r\n")
-			if len(rest) > 0 && rest[0] == '"' {
-				return true
-			}
-		}
-		choices = choices[i+len(key):]
 	}
 }
 
