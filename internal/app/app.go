@@ -13,6 +13,9 @@ import (
 	"sync"
 
 	"github.com/tollgate/tollgate/internal/auth"
+	"github.com/tollgate/tollgate/internal/backoff"
+	"github.com/tollgate/tollgate/internal/breaker"
+	"github.com/tollgate/tollgate/internal/retrybudget"
 	"github.com/tollgate/tollgate/internal/config"
 	"github.com/tollgate/tollgate/internal/provider"
 	"github.com/tollgate/tollgate/internal/provider/openaicompat"
@@ -37,6 +40,10 @@ type App struct {
 	// Simulators are the built-in simulators by channel name, so tests
 	// and tools can change their behaviour at run time.
 	Simulators map[string]*simupstream.Simulator
+	// Breaker holds the per-channel circuit state.
+	Breaker *breaker.Set
+	// Budget bounds retries per channel.
+	Budget *retrybudget.Budget
 
 	clients   []*http.Client
 	log       *slog.Logger
@@ -89,6 +96,17 @@ func (a *App) build(ctx context.Context, cfg config.Config, opts Options) error 
 		return err
 	}
 	a.Routes = routes
+	a.Breaker = breaker.New(breaker.Options{
+		ConsecutiveFailures: cfg.Upstream.Circuit.ConsecutiveFailures, FailureRatio: cfg.Upstream.Circuit.FailureRatio,
+		MinRequests: cfg.Upstream.Circuit.MinRequests, Window: cfg.Upstream.Circuit.Window,
+		Cooldown: cfg.Upstream.Circuit.Cooldown, MaxCooldown: cfg.Upstream.Circuit.MaxCooldown,
+		OnChange: func(ch string, from, to breaker.State) {
+			a.log.Warn("channel circuit changed", "channel", ch, "from", from.String(), "to", to.String())
+		},
+	})
+	a.Budget = retrybudget.New(retrybudget.Options{
+		Ratio: cfg.Upstream.RetryBudget.Ratio, Window: cfg.Upstream.RetryBudget.Window, MinPerSecond: cfg.Upstream.RetryBudget.MinPerSecond,
+	})
 	var rl server.RequestLogger
 	if cfg.RequestLog.Enabled {
 		a.logWriter = reqlog.NewWriter(a.Store, reqlog.Options{
@@ -106,7 +124,11 @@ func (a *App) build(ctx context.Context, cfg config.Config, opts Options) error 
 		RequestLog:   rl,
 		Logger:       a.log,
 		MaxBodyBytes: int64(cfg.Server.MaxBodyBytes),
-		TotalTimeout: cfg.Upstream.Timeouts.Total,
+		Executor:     &router.Executor{Breaker: a.Breaker, Budget: a.Budget},
+		KeepAlive:    cfg.Upstream.KeepAliveInterval,
+		Continuation: server.Continuation{
+			Enabled: cfg.Upstream.Continuation.Enabled, MaxBufferBytes: int(cfg.Upstream.Continuation.MaxBufferBytes),
+		},
 	})
 	return nil
 }
@@ -148,21 +170,56 @@ func openStore(ctx context.Context, db config.Database) (store.Store, error) {
 	return nil, fmt.Errorf("unknown database driver %q", db.Driver)
 }
 
-// buildRoutes turns the model list into a routing table.
+// buildRoutes turns the model list into a routing table: targets with
+// their effective timeouts, fallbacks and retry policies per endpoint.
 func buildRoutes(cfg config.Config, adapters map[string]provider.Adapter) (*router.Table, error) {
+	channels := make(map[string]config.Channel, len(cfg.Channels))
+	for _, ch := range cfg.Channels {
+		channels[ch.Name] = ch
+	}
 	models := make([]router.Model, 0, len(cfg.Models))
 	for _, m := range cfg.Models {
-		rm := router.Model{Name: m.Name, Aliases: m.Aliases, OwnedBy: m.OwnedBy}
+		rm := router.Model{Name: m.Name, Aliases: m.Aliases, OwnedBy: m.OwnedBy, Policies: map[string]router.Policy{}}
 		for _, r := range m.Routes {
 			ad, ok := adapters[r.Channel]
 			if !ok {
 				return nil, fmt.Errorf("model %s: unknown channel %q", m.Name, r.Channel)
 			}
-			rm.Targets = append(rm.Targets, router.Target{Channel: r.Channel, Adapter: ad, UpstreamModel: r.Model, Weight: r.Weight, Priority: r.Priority})
+			ch := channels[r.Channel]
+			t := cfg.TimeoutsFor(m, ch)
+			rm.Targets = append(rm.Targets, router.Target{
+				Channel: r.Channel, Adapter: ad, UpstreamModel: r.Model, Weight: r.Weight, Priority: r.Priority,
+				Timeouts: provider.Timeouts{Connect: t.Connect, ResponseHeader: t.ResponseHeader, FirstToken: t.FirstToken, Idle: t.Idle},
+				Prefill:  ch.AcceptsPrefill(),
+			})
+			rm.Total = t.Total
+		}
+		if len(m.Routes) == 0 {
+			rm.Total = cfg.TimeoutsFor(m, config.Channel{}).Total
+		}
+		for _, fb := range m.Fallbacks {
+			on := fb.On
+			if len(on) == 0 {
+				on = []string{config.ClassRateLimit, config.ClassTimeout, config.ClassServerError}
+			}
+			rm.Fallbacks = append(rm.Fallbacks, router.Fallback{Model: fb.Model, On: classes(on)})
+		}
+		for _, ep := range []string{"chat", "completions", "embeddings"} {
+			r := cfg.RetryFor(m, ep)
+			rm.Policies[ep] = router.Policy{MaxAttempts: r.MaxAttempts, RetryOn: classes(r.On),
+				Backoff: backoff.Policy{Initial: r.BackoffInitial, Max: r.BackoffMax}}
 		}
 		models = append(models, rm)
 	}
 	return router.New(models)
+}
+
+func classes(names []string) []router.Class {
+	out := make([]router.Class, len(names))
+	for i, n := range names {
+		out[i] = router.Class(n)
+	}
+	return out
 }
 
 // buildAdapters makes one adapter per channel; simulator channels get an
@@ -179,7 +236,7 @@ func buildAdapters(cfg config.Config, version string) (map[string]provider.Adapt
 		t := cfg.ChannelTimeouts(ch)
 		opts := openaicompat.Options{
 			Channel: ch.Name, BaseURL: ch.BaseURL, APIKey: ch.APIKey, Headers: ch.Headers, UserAgent: ua,
-			Timeouts: openaicompat.Timeouts{ResponseHeader: t.ResponseHeader, Idle: t.Idle},
+			Timeouts: provider.Timeouts{ResponseHeader: t.ResponseHeader, FirstToken: t.FirstToken, Idle: t.Idle},
 		}
 		switch ch.Provider {
 		case config.ProviderSimulator:
@@ -224,10 +281,11 @@ func simProfile(p config.SimProfile) simupstream.Profile {
 		TokensPerSecond: p.TokensPerSecond,
 		Length:          p.Length,
 		EmbeddingDims:   p.EmbeddingDims,
+		RejectPrefill:   p.RejectPrefill,
 		Fault: simupstream.Fault{
 			Kind: simupstream.FaultKind(p.Fault.Kind), Status: p.Fault.Status, Code: p.Fault.Code, Message: p.Fault.Message,
 			RetryAfter: p.Fault.RetryAfter, After: p.Fault.After, Delay: p.Fault.Delay,
-			Probability: p.Fault.Probability, Times: p.Fault.Times,
+			Probability: p.Fault.Probability, Times: p.Fault.Times, Every: p.Fault.Every,
 		},
 	}
 }

@@ -98,7 +98,7 @@ func TestErrorsSDK(t *testing.T) {
 		{name: "stream upstream 429 keeps Retry-After", status: 429, typ: "requests", code: "rate_limit_exceeded",
 			headers: map[string]string{"Retry-After": "2"},
 			call: func(ctx context.Context, c openai.Client) error {
-				s := c.Chat.Completions.NewStreaming(ctx, chatParams("sim-429", "hi"))
+				s := c.Chat.Completions.NewStreaming(ctx, chatParams("sim-429s", "hi"))
 				for s.Next() {
 				}
 				return s.Err()

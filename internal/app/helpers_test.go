@@ -34,6 +34,11 @@ const testConfig = `
 database: {path: ":memory:"}
 server: {max_body_bytes: 4KiB}
 request_log: {flush_interval: 10ms}
+# These tests pin how each failure is reported, so tollgate makes one
+# attempt and never opens a circuit; the resilience tests cover retries.
+upstream:
+  retry: {max_attempts: 1}
+  circuit: {consecutive_failures: 0, failure_ratio: 0}
 channels:
   - name: sim
     provider: simulator
@@ -44,6 +49,7 @@ channels:
         sim-500:       {fault: {kind: status, status: 500}}
         sim-503:       {fault: {kind: status, status: 503, retry_after: 3s}}
         sim-429:       {fault: {kind: status, status: 429, retry_after: 2s}}
+        sim-429s:      {fault: {kind: status, status: 429, retry_after: 2s}}
         sim-cut:       {fault: {kind: cut, after: 4}}
         sim-malformed: {fault: {kind: malformed_chunk, after: 3}}
         sim-no-done:   {fault: {kind: no_done}}
@@ -67,6 +73,7 @@ models:
   - {name: sim-500,       routes: [{channel: sim}]}
   - {name: sim-503,       routes: [{channel: sim}]}
   - {name: sim-429,       routes: [{channel: sim}]}
+  - {name: sim-429s,      routes: [{channel: sim}]}
   - {name: sim-cut,       routes: [{channel: sim}]}
   - {name: sim-malformed, routes: [{channel: sim}]}
   - {name: sim-no-done,   routes: [{channel: sim}]}

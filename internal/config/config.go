@@ -31,6 +31,8 @@ type Config struct {
 	// Models are the model names clients may request and how each routes
 	// to channels.
 	Models []Model `yaml:"models"`
+	// Idempotency configures Idempotency-Key handling.
+	Idempotency Idempotency `yaml:"idempotency"`
 }
 
 // Server configures the inbound HTTP listener.
@@ -96,6 +98,21 @@ type Upstream struct {
 	// MaxIdleConnsPerHost is the keep-alive pool size per upstream host.
 	// Default 256.
 	MaxIdleConnsPerHost int `yaml:"max_idle_conns_per_host"`
+	// Retry is the default retry policy.
+	Retry Retry `yaml:"retry"`
+	// EndpointRetry overrides Retry per endpoint: chat, completions,
+	// embeddings.
+	EndpointRetry map[string]Retry `yaml:"endpoint_retry"`
+	// RetryBudget bounds retries into each channel.
+	RetryBudget RetryBudget `yaml:"retry_budget"`
+	// Circuit configures the per-channel circuit breaker.
+	Circuit Circuit `yaml:"circuit"`
+	// KeepAliveInterval is how often a ": keep-alive" comment goes to a
+	// streaming client while no event arrives, so proxies and load
+	// balancers do not cut a slow but healthy stream. Default 15s.
+	KeepAliveInterval time.Duration `yaml:"keepalive_interval"`
+	// Continuation configures continuing streams that broke mid-answer.
+	Continuation Continuation `yaml:"continuation"`
 }
 
 // Timeouts bound each phase of an upstream request. Zero means "use the
@@ -106,9 +123,14 @@ type Timeouts struct {
 	// ResponseHeader bounds the wait for the upstream's response headers
 	// after the request was sent. Default 120s.
 	ResponseHeader time.Duration `yaml:"response_header"`
+	// FirstToken bounds, for streams, the wait from the response headers
+	// to the first content event (role-only chunks do not count). Default
+	// 120s.
+	FirstToken time.Duration `yaml:"first_token"`
 	// Idle bounds the gap between two stream events. Default 120s.
 	Idle time.Duration `yaml:"idle"`
-	// Total bounds the whole request, streams included. Default 10m.
+	// Total bounds the whole request, streams included, across every
+	// attempt, backoff and fallback. Default 10m. Not settable per channel.
 	Total time.Duration `yaml:"total"`
 }
 
@@ -135,6 +157,10 @@ type Channel struct {
 	Headers map[string]string `yaml:"headers"`
 	// Timeouts override Upstream.Timeouts for this channel.
 	Timeouts Timeouts `yaml:"timeouts"`
+	// Prefill says whether the channel continues an assistant message
+	// given as the last message (used to continue a broken stream).
+	// Default: true for the simulator, false otherwise.
+	Prefill *bool `yaml:"prefill"`
 	// Simulator configures the built-in simulator ("simulator" only).
 	Simulator *Simulator `yaml:"simulator"`
 }
@@ -147,9 +173,16 @@ type Model struct {
 	Aliases []string `yaml:"aliases"`
 	// OwnedBy is shown in GET /v1/models. Default "tollgate".
 	OwnedBy string `yaml:"owned_by"`
-	// Routes lists the channels that serve this model, tried in order of
-	// priority (issue-level resilience settings extend this).
+	// Routes lists the channels that serve this model: the lowest
+	// priority first, weighted among equal priorities.
 	Routes []Route `yaml:"routes"`
+	// Fallbacks are other models tried, in order, when this one fails
+	// with one of their failure classes.
+	Fallbacks []Fallback `yaml:"fallbacks"`
+	// Timeouts override the channel's timeouts for this model.
+	Timeouts Timeouts `yaml:"timeouts"`
+	// Retry overrides the retry policy for this model.
+	Retry Retry `yaml:"retry"`
 }
 
 // Route sends a model to one channel.
@@ -176,7 +209,8 @@ type Simulator struct {
 type SimProfile struct {
 	// Latency is the wait before response headers.
 	Latency time.Duration `yaml:"latency"`
-	// FirstTokenDelay is the wait after headers before the first stream chunk.
+	// FirstTokenDelay is, for streams, the wait after the headers and the
+	// role chunk (both sent at once) before the first content chunk.
 	FirstTokenDelay time.Duration `yaml:"first_token_delay"`
 	// TokensPerSecond paces stream chunks; 0 means as fast as possible.
 	TokensPerSecond float64 `yaml:"tokens_per_second"`
@@ -184,6 +218,10 @@ type SimProfile struct {
 	Length int `yaml:"length"`
 	// EmbeddingDims is the embedding vector size. Default 16.
 	EmbeddingDims int `yaml:"embedding_dims"`
+	// RejectPrefill answers a chat request ending with an assistant
+	// message (a prefill) with 400 "prefill_unsupported" instead of
+	// continuing it.
+	RejectPrefill bool `yaml:"reject_prefill"`
 	// Fault injects a failure; see the annotated example config.
 	Fault SimFault `yaml:"fault"`
 }
@@ -210,6 +248,9 @@ type SimFault struct {
 	Probability float64 `yaml:"probability"`
 	// Times applies the fault only to the first Times requests (0 = all).
 	Times int `yaml:"times"`
+	// Every, when > 1, makes only every Every-th request to the model
+	// fail (the n-th, counting from 1, when n%Every == 0); 0 = all.
+	Every int `yaml:"every"`
 }
 
 // SimFaultKinds returns the valid SimFault.Kind values.

@@ -76,6 +76,11 @@ func TestParseErrors(t *testing.T) {
 			want: []string{`unknown provider "foo"`, `unknown fault "explode"`},
 		},
 		{
+			name: "negative simulator fault every",
+			yaml: "channels:\n  - name: t\n    provider: simulator\n    simulator:\n      default: {reject_prefill: true, fault: {kind: status, status: 503, every: -2}}\n",
+			want: []string{"channels[0].simulator.default.fault", "every"},
+		},
+		{
 			name: "bad duration and size",
 			yaml: "server:\n  max_body_bytes: 12XB\n",
 			want: []string{"line 2", "invalid size"},

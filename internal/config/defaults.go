@@ -29,11 +29,26 @@ func Default() Config {
 			Timeouts: Timeouts{
 				Connect:        10 * time.Second,
 				ResponseHeader: 120 * time.Second,
+				FirstToken:     120 * time.Second,
 				Idle:           120 * time.Second,
 				Total:          10 * time.Minute,
 			},
 			MaxIdleConnsPerHost: 256,
+			Retry: Retry{
+				MaxAttempts:    3,
+				BackoffInitial: 250 * time.Millisecond,
+				BackoffMax:     5 * time.Second,
+				On:             RetryClasses(),
+			},
+			RetryBudget: RetryBudget{Ratio: 0.2, Window: 10 * time.Second, MinPerSecond: 1},
+			Circuit: Circuit{
+				ConsecutiveFailures: 5, FailureRatio: 0.5, MinRequests: 10,
+				Window: 30 * time.Second, Cooldown: 5 * time.Second, MaxCooldown: time.Minute,
+			},
+			KeepAliveInterval: 15 * time.Second,
+			Continuation:      Continuation{Enabled: true, MaxBufferBytes: 1 << 20},
 		},
+		Idempotency: Idempotency{Enabled: true, Window: 24 * time.Hour, MaxEntries: 100000, MaxResultBytes: 4 << 20},
 	}
 }
 

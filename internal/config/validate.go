@@ -33,6 +33,7 @@ func (c *Config) fillDefaults() {
 func (c *Config) Validate() []error {
 	var v validator
 	c.validateServer(&v)
+	c.validateResilience(&v)
 	c.validateChannels(&v)
 	c.validateModels(&v)
 	return v.problems
@@ -90,7 +91,7 @@ func (t Timeouts) validate(v *validator, field string, required bool) {
 	for _, p := range []struct {
 		name string
 		d    time.Duration
-	}{{"connect", t.Connect}, {"response_header", t.ResponseHeader}, {"idle", t.Idle}, {"total", t.Total}} {
+	}{{"connect", t.Connect}, {"response_header", t.ResponseHeader}, {"first_token", t.FirstToken}, {"idle", t.Idle}, {"total", t.Total}} {
 		if p.d < 0 || (required && p.d == 0) {
 			v.addf(field+"."+p.name, "must be a positive duration, got %v", p.d)
 		}
@@ -174,8 +175,8 @@ func (p SimProfile) validate(v *validator, field string) {
 	if f.Probability < 0 || f.Probability > 1 {
 		v.addf(field+".fault.probability", "want a share between 0 and 1, got %v", f.Probability)
 	}
-	if f.After < 0 || f.Times < 0 || f.Delay < 0 || f.RetryAfter < 0 {
-		v.addf(field+".fault", "after, times, delay and retry_after must not be negative")
+	if f.After < 0 || f.Times < 0 || f.Every < 0 || f.Delay < 0 || f.RetryAfter < 0 {
+		v.addf(field+".fault", "after, times, every, delay and retry_after must not be negative")
 	}
 }
 
@@ -185,6 +186,10 @@ func (c *Config) validateModels(v *validator) {
 		channels[ch.Name] = true
 	}
 	names := map[string]string{}
+	canonical := map[string]bool{}
+	for _, m := range c.Models {
+		canonical[m.Name] = true
+	}
 	claim := func(field, name, owner string) {
 		if name == "" {
 			v.addf(field, "required")
@@ -202,6 +207,7 @@ func (c *Config) validateModels(v *validator) {
 		for j, a := range m.Aliases {
 			claim(fmt.Sprintf("%s.aliases[%d]", f, j), a, m.Name)
 		}
+		c.validateModelResilience(v, f, m, canonical)
 		if len(m.Routes) == 0 {
 			v.addf(f+".routes", "model %q needs at least one route to a channel", m.Name)
 		}
@@ -226,6 +232,9 @@ func (c *Config) ChannelTimeouts(ch Channel) Timeouts {
 	}
 	if t.ResponseHeader == 0 {
 		t.ResponseHeader = d.ResponseHeader
+	}
+	if t.FirstToken == 0 {
+		t.FirstToken = d.FirstToken
 	}
 	if t.Idle == 0 {
 		t.Idle = d.Idle

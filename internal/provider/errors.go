@@ -125,3 +125,6 @@ func ParseRetryAfter(h http.Header, now time.Time) time.Duration {
 	}
 	return 0
 }
+
+// RetryAfterHint returns the upstream's Retry-After, for retry planning.
+func (e *Error) RetryAfterHint() time.Duration { return e.RetryAfter }

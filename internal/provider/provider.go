@@ -11,6 +11,7 @@ package provider
 import (
 	"context"
 	"net/http"
+	"time"
 )
 
 // Endpoint names an OpenAI API operation, as the path below /v1.
@@ -35,6 +36,39 @@ type Request struct {
 	// RequestID is tollgate's id for the client request; adapters may
 	// forward it so upstream logs can be correlated.
 	RequestID string
+	// Timeouts bound this attempt's phases; zero fields use the adapter's
+	// own defaults.
+	Timeouts Timeouts
+}
+
+// Timeouts bound the phases of one attempt. Zero means "no bound" (or the
+// adapter's default, where a Request leaves a field zero).
+type Timeouts struct {
+	// Connect bounds TCP connect plus TLS handshake.
+	Connect time.Duration
+	// ResponseHeader bounds the wait for the status line after sending.
+	ResponseHeader time.Duration
+	// FirstToken bounds the wait for the first content event of a stream.
+	FirstToken time.Duration
+	// Idle bounds the gap between stream events and the read of a body.
+	Idle time.Duration
+}
+
+// Merge returns t with zero fields taken from d.
+func (t Timeouts) Merge(d Timeouts) Timeouts {
+	if t.Connect == 0 {
+		t.Connect = d.Connect
+	}
+	if t.ResponseHeader == 0 {
+		t.ResponseHeader = d.ResponseHeader
+	}
+	if t.FirstToken == 0 {
+		t.FirstToken = d.FirstToken
+	}
+	if t.Idle == 0 {
+		t.Idle = d.Idle
+	}
+	return t
 }
 
 // Response is a successful (2xx) upstream answer. Exactly one of Body and

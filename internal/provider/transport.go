@@ -33,6 +33,11 @@ func NewTransport(opts TransportOptions) *http.Transport {
 	return &http.Transport{
 		Proxy: http.ProxyFromEnvironment,
 		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			if d, ok := ctx.Value(connectTimeoutKey{}).(time.Duration); ok && d > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, d)
+				defer cancel()
+			}
 			c, err := dialer.DialContext(ctx, network, addr)
 			if err != nil {
 				return nil, &ConnectError{Err: err}
@@ -62,4 +67,14 @@ func (e *ConnectError) Unwrap() error { return e.Err }
 func (e *ConnectError) Timeout() bool {
 	var t interface{ Timeout() bool }
 	return errors.As(e.Err, &t) && t.Timeout()
+}
+
+type connectTimeoutKey struct{}
+
+// WithConnectTimeout returns a context asking transports made by
+// NewTransport to bound a new connection's dial by d (on top of their own
+// ConnectTimeout). The dial may serve other requests later; only its
+// establishment is bounded.
+func WithConnectTimeout(ctx context.Context, d time.Duration) context.Context {
+	return context.WithValue(ctx, connectTimeoutKey{}, d)
 }

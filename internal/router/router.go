@@ -8,7 +8,9 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sort"
+	"time"
 
+	"github.com/tollgate/tollgate/internal/backoff"
 	"github.com/tollgate/tollgate/internal/provider"
 )
 
@@ -25,7 +27,16 @@ type Target struct {
 	Weight int
 	// Priority orders targets; lower is preferred.
 	Priority int
+	// Timeouts bound the phases of attempts on this target.
+	Timeouts provider.Timeouts
+	// Prefill reports whether the channel continues an assistant prefill.
+	Prefill bool
 }
+
+// CircuitKey names the target's circuit: its channel and upstream model,
+// so that one overloaded model does not shut a channel's other models out.
+// A channel that is down fails every key of its own quickly.
+func (t Target) CircuitKey() string { return t.Channel + "/" + t.UpstreamModel }
 
 // Model is a routable model.
 type Model struct {
@@ -37,6 +48,49 @@ type Model struct {
 	OwnedBy string
 	// Targets are the ways to serve it, sorted by priority.
 	Targets []Target
+	// Fallbacks are the models tried, in order, when this one fails with
+	// one of their classes. They refer to models of the same Table by name.
+	Fallbacks []Fallback
+	// Total bounds a whole request for this model, every attempt, backoff
+	// and fallback included. Zero means no bound.
+	Total time.Duration
+	// Policies are the retry policies per endpoint ("chat",
+	// "completions", "embeddings"); a missing endpoint uses DefaultPolicy.
+	Policies map[string]Policy
+
+	fallbackModels []*Model
+}
+
+// Fallback names a model to try when another fails.
+type Fallback struct {
+	// Model is the fallback model's canonical name.
+	Model string
+	// On lists the classes that trigger it.
+	On []Class
+}
+
+// Policy says how often and when an attempt is repeated.
+type Policy struct {
+	// MaxAttempts caps upstream attempts per request, fallbacks included.
+	MaxAttempts int
+	// Backoff spaces retries of the same channel.
+	Backoff backoff.Policy
+	// RetryOn lists the classes that may be retried.
+	RetryOn []Class
+}
+
+// DefaultPolicy is used when a model has no policy for an endpoint.
+func DefaultPolicy() Policy {
+	return Policy{MaxAttempts: 3, Backoff: backoff.Policy{Initial: 250 * time.Millisecond, Max: 5 * time.Second},
+		RetryOn: []Class{ClassRateLimit, ClassTimeout, ClassServerError}}
+}
+
+// Policy returns the model's retry policy for an endpoint.
+func (m *Model) Policy(endpoint string) Policy {
+	if p, ok := m.Policies[endpoint]; ok {
+		return p
+	}
+	return DefaultPolicy()
 }
 
 // Table resolves model names. It is immutable after New and safe for
@@ -65,6 +119,15 @@ func New(models []Model) (*Table, error) {
 			t.byName[name] = &m
 		}
 		t.models = append(t.models, &m)
+	}
+	for _, m := range t.models {
+		for _, fb := range m.Fallbacks {
+			fm, ok := t.byName[fb.Model]
+			if !ok {
+				return nil, fmt.Errorf("model %q: unknown fallback model %q", m.Name, fb.Model)
+			}
+			m.fallbackModels = append(m.fallbackModels, fm)
+		}
 	}
 	return t, nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"time"
 
 	"github.com/tollgate/tollgate/internal/jsonpeek"
 	"github.com/tollgate/tollgate/internal/openai"
@@ -17,6 +18,8 @@ import (
 // endpoint describes one relayed operation.
 type endpoint struct {
 	op provider.Endpoint
+	// name is the endpoint's name in retry policies.
+	name string
 	// required is the top-level field the body must carry besides model.
 	required string
 	// streams reports whether the operation may stream.
@@ -24,9 +27,9 @@ type endpoint struct {
 }
 
 var (
-	endpointChat        = endpoint{op: provider.EndpointChat, required: "messages", streams: true}
-	endpointCompletions = endpoint{op: provider.EndpointCompletions, required: "prompt", streams: true}
-	endpointEmbeddings  = endpoint{op: provider.EndpointEmbeddings, required: "input"}
+	endpointChat        = endpoint{op: provider.EndpointChat, name: "chat", required: "messages", streams: true}
+	endpointCompletions = endpoint{op: provider.EndpointCompletions, name: "completions", required: "prompt", streams: true}
+	endpointEmbeddings  = endpoint{op: provider.EndpointEmbeddings, name: "embeddings", required: "input"}
 )
 
 // errTotalTimeout is the cancel cause when a request's total deadline passes.
@@ -34,41 +37,63 @@ var errTotalTimeout = errors.New("total timeout")
 
 // relayRequest is what the handler learned from the client's body.
 type relayRequest struct {
-	model       *router.Model
-	target      router.Target
-	stream      bool
-	wantUsage   bool // the client asked for the usage chunk
-	upstreamReq provider.Request
+	ep        endpoint
+	model     *router.Model
+	requested string // the model name the client sent
+	body      []byte
+	obj       jsonpeek.Object
+	stream    bool
+	wantUsage bool           // the client asked for the usage chunk
+	usageEdit *jsonpeek.Edit // makes the upstream send usage, when the client did not ask
+	plan      *router.Plan
+	deadline  time.Duration // the model's total timeout
 }
 
 // relay handles one OpenAI-format request: parse just enough of the body,
-// route it, patch the fields that change and forward it.
+// route it, and forward it through the attempts its plan allows.
 func (s *Server) relay(ep endpoint) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rec := recordFrom(r.Context())
 		rr, err := s.prepare(w, r, ep)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
 		}
 		ctx := r.Context()
-		if s.opts.TotalTimeout > 0 {
+		var deadline time.Time
+		if rr.deadline > 0 {
 			var cancel context.CancelFunc
-			ctx, cancel = context.WithTimeoutCause(ctx, s.opts.TotalTimeout, errTotalTimeout)
+			ctx, cancel = context.WithTimeoutCause(ctx, rr.deadline, errTotalTimeout)
 			defer cancel()
+			deadline, _ = ctx.Deadline()
 		}
-		resp, err := rr.target.Adapter.Do(ctx, &rr.upstreamReq)
-		if err != nil {
-			s.failUpstream(w, r, ctx, err)
+		rr.plan = s.exec.NewPlan(rr.model, ep.name, deadline)
+		defer s.recordAttempts(r, rr)
+		if rr.stream {
+			s.relayStream(ctx, w, r, rr)
 			return
 		}
-		rec.upstream = resp.UpstreamRequestID
-		if resp.Stream != nil {
-			s.relayStream(ctx, w, r, rr, resp.Stream)
-			return
-		}
-		s.relayBody(w, r, resp)
+		s.relayOnce(ctx, w, r, rr)
 	})
+}
+
+// requestFor builds the upstream request for one attempt: the client's
+// body with only the fields that change for this target patched.
+func (rr *relayRequest) requestFor(a router.Attempt, requestID string) *provider.Request {
+	body := rr.body
+	var edits [2]jsonpeek.Edit
+	n := 0
+	if a.Target.UpstreamModel != rr.requested {
+		edits[n] = jsonpeek.Edit{Key: "model", Value: jsonpeek.Quote(a.Target.UpstreamModel)}
+		n++
+	}
+	if rr.usageEdit != nil {
+		edits[n] = *rr.usageEdit
+		n++
+	}
+	if n > 0 {
+		body = rr.obj.Patch(edits[:n]...)
+	}
+	return &provider.Request{Endpoint: rr.ep.op, Body: body, Stream: rr.stream, RequestID: requestID, Timeouts: a.Target.Timeouts}
 }
 
 // prepare reads and checks the body, resolves the model and builds the
@@ -111,26 +136,14 @@ func (s *Server) prepare(w http.ResponseWriter, r *http.Request, ep endpoint) (*
 	if !p.Allows(m.Name) && !p.Allows(model) {
 		return nil, modelForbidden(model, p.Masked)
 	}
-	rr := &relayRequest{model: m, target: m.Pick(), stream: stream}
-	rec.row.Channel = rr.target.Channel
-	edits := make([]jsonpeek.Edit, 0, 2)
-	if rr.target.UpstreamModel != model {
-		edits = append(edits, jsonpeek.Edit{Key: "model", Value: jsonpeek.Quote(rr.target.UpstreamModel)})
-	}
+	rr := &relayRequest{ep: ep, model: m, requested: model, body: body, obj: obj, stream: stream, deadline: m.Total}
 	if stream {
 		edit, wantUsage, err := includeUsage(obj)
 		if err != nil {
 			return nil, err
 		}
-		rr.wantUsage = wantUsage
-		if edit != nil {
-			edits = append(edits, *edit)
-		}
+		rr.wantUsage, rr.usageEdit = wantUsage, edit
 	}
-	if len(edits) > 0 {
-		body = obj.Patch(edits...)
-	}
-	rr.upstreamReq = provider.Request{Endpoint: ep.op, Body: body, Stream: stream, RequestID: rec.row.RequestID}
 	return rr, nil
 }
 
@@ -196,25 +209,6 @@ func readAll(r io.Reader, b []byte) ([]byte, error) {
 	}
 }
 
-// relayBody forwards a non-stream answer unchanged, capturing its usage.
-func (s *Server) relayBody(w http.ResponseWriter, r *http.Request, resp *provider.Response) {
-	rec := recordFrom(r.Context())
-	obj, err := jsonpeek.Parse(resp.Body)
-	if err != nil {
-		s.writeError(w, r, &apiError{Status: http.StatusBadGateway, Type: typeServerError, Code: "upstream_malformed",
-			Message: fmt.Sprintf("The upstream of channel %s answered with invalid JSON. Retry; if it persists report the request id.", rec.row.Channel), Cause: err})
-		return
-	}
-	captureUsage(rec, obj)
-	if served, ok, _ := obj.String("model"); ok {
-		rec.row.ModelServed = clip(served, 200)
-	}
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(resp.Body)
-}
-
 // captureUsage copies the usage object of a body or chunk into the record.
 func captureUsage(rec *record, obj jsonpeek.Object) bool {
 	raw, ok := obj.Raw("usage")
@@ -227,25 +221,6 @@ func captureUsage(rec *record, obj jsonpeek.Object) bool {
 	}
 	rec.row.PromptTokens, rec.row.CompletionTokens, rec.row.TotalTokens = u.PromptTokens, u.CompletionTokens, u.TotalTokens
 	return true
-}
-
-// failUpstream answers a failed attempt, telling the total deadline and
-// a client that left apart from upstream failures.
-func (s *Server) failUpstream(w http.ResponseWriter, r *http.Request, ctx context.Context, err error) {
-	if errors.Is(context.Cause(ctx), errTotalTimeout) {
-		// The adapter saw its ctx end and calls that a cancel; it is the
-		// total deadline, not a client that left.
-		s.writeError(w, r, totalTimeout(s.opts.TotalTimeout, recordFrom(r.Context()).row.Channel, err))
-		return
-	}
-	var pe *provider.Error
-	if errors.As(err, &pe) && pe.Kind == provider.KindCanceled {
-		rec := recordFrom(r.Context())
-		rec.err = toAPIError(err)
-		rec.statusOverride = statusClientClosed
-		return
-	}
-	s.writeError(w, r, err)
 }
 
 func isNull(raw []byte) bool { return string(raw) == "null" }

@@ -37,9 +37,15 @@ type Options struct {
 	Logger *slog.Logger
 	// MaxBodyBytes caps request bodies. Zero means 16 MiB.
 	MaxBodyBytes int64
-	// TotalTimeout bounds each relayed request, streams included. Zero
-	// means no bound beyond the client's own.
-	TotalTimeout time.Duration
+	// Executor plans the attempts of each request (retries, failover,
+	// fallbacks) with the shared circuit breaker and retry budget. Nil
+	// means a plain Executor without either.
+	Executor *router.Executor
+	// KeepAlive is how often a ": keep-alive" comment goes to a streaming
+	// client while nothing else is sent. Zero disables keep-alives.
+	KeepAlive time.Duration
+	// Continuation configures continuing streams broken after content.
+	Continuation Continuation
 	// Ready reports whether the server can take traffic (for /readyz).
 	// Nil means always ready.
 	Ready func() error
@@ -47,9 +53,18 @@ type Options struct {
 	Now func() time.Time
 }
 
+// Continuation configures stream continuation.
+type Continuation struct {
+	// Enabled turns continuation on.
+	Enabled bool
+	// MaxBufferBytes is how much of a stream is kept to continue it.
+	MaxBufferBytes int
+}
+
 // Server serves the OpenAI-compatible API. It is safe for concurrent use.
 type Server struct {
 	opts    Options
+	exec    *router.Executor
 	log     *slog.Logger
 	handler http.Handler
 	started time.Time
@@ -66,7 +81,10 @@ func New(opts Options) *Server {
 	if opts.Ready == nil {
 		opts.Ready = func() error { return nil }
 	}
-	s := &Server{opts: opts, log: opts.Logger, started: opts.Now()}
+	s := &Server{opts: opts, log: opts.Logger, started: opts.Now(), exec: opts.Executor}
+	if s.exec == nil {
+		s.exec = &router.Executor{Now: opts.Now}
+	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

@@ -4,78 +4,194 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
+	"strconv"
+	"sync"
 	"time"
 
 	"github.com/tollgate/tollgate/internal/jsonpeek"
 	"github.com/tollgate/tollgate/internal/openai"
 	"github.com/tollgate/tollgate/internal/provider"
+	"github.com/tollgate/tollgate/internal/router"
 	"github.com/tollgate/tollgate/internal/sse"
 )
 
-// streamRelay forwards one upstream stream to the client.
+// Trailers of a stream: how it was finally served, known only at its end.
+const (
+	trailerAttempts = "X-Tollgate-Final-Attempts"
+	trailerChannel  = "X-Tollgate-Final-Channel"
+	trailerModel    = "X-Tollgate-Final-Model"
+	trailerFallback = "X-Tollgate-Final-Fallback"
+)
+
+// errClientWrite marks a failed write to the client: it left.
+var errClientWrite = errors.New("writing to the client failed")
+
+// streamRelay forwards one client stream across upstream attempts. Events
+// are flushed one by one. Chunks before the first content (role-only,
+// empty) are held back, so an attempt that fails before content is
+// retried without the client seeing anything of it; and a ": keep-alive"
+// comment goes out whenever nothing was sent for a while.
 type streamRelay struct {
-	s         *Server
-	w         http.ResponseWriter
-	r         *http.Request
-	rec       *record
+	s   *Server
+	w   http.ResponseWriter
+	r   *http.Request
+	rr  *relayRequest
+	rec *record
+
+	mu        sync.Mutex // guards writes: the keep-alive timer writes too
 	sw        *sse.Writer
-	wantUsage bool
-	finished  bool // a finish_reason was seen
-	committed bool // the 200 and at least one event went out
+	committed bool // the 200 and the SSE headers went out
+	stopped   bool // no more keep-alives
+	keepAlive *time.Timer
+	interval  time.Duration
+
+	held     [][]byte // pre-content chunks of the current attempt
+	content  bool     // content reached the client
+	finished bool     // the current attempt sent a finish_reason
+	script   transcript
+	origErr  error // the first failure after content was sent
+	cont     *continuation
 }
 
-// relayStream forwards events as they arrive, one flush per event. The
-// first event is awaited before the 200 is committed, so a failure before
-// any content still gets a real HTTP status.
-func (s *Server) relayStream(ctx context.Context, w http.ResponseWriter, r *http.Request, rr *relayRequest, st provider.Stream) {
-	defer st.Close()
-	sr := &streamRelay{s: s, w: w, r: r, rec: recordFrom(r.Context()), wantUsage: rr.wantUsage}
+// relayStream serves a streaming request through the attempts its plan
+// allows. A failure before content is retried transparently; a failure
+// after content is continued when the channel allows it, else reported
+// in-band with no [DONE].
+func (s *Server) relayStream(ctx context.Context, w http.ResponseWriter, r *http.Request, rr *relayRequest) {
+	sr := &streamRelay{s: s, w: w, r: r, rr: rr, rec: recordFrom(r.Context()), interval: s.opts.KeepAlive}
+	sr.script.limit = s.continuationLimit(rr)
+	sr.startKeepAlive()
+	defer sr.stopKeepAlive()
+	for {
+		if sr.content && !sr.canContinue() {
+			sr.fail(ctx, sr.origErr)
+			return
+		}
+		a, err := rr.plan.Next(ctx)
+		if err != nil {
+			sr.fail(ctx, err)
+			return
+		}
+		sr.rec.row.Channel = a.Target.Channel
+		err = sr.attempt(ctx, a)
+		if err == nil {
+			sr.complete(a)
+			return
+		}
+		if errors.Is(err, errClientWrite) {
+			sr.clientGone(err)
+			return
+		}
+		if sr.content && sr.origErr == nil {
+			sr.origErr = err
+		}
+	}
+}
+
+// attempt runs one upstream attempt and forwards its events.
+func (sr *streamRelay) attempt(ctx context.Context, a router.Attempt) error {
+	req := sr.rr.requestFor(a, sr.rec.row.RequestID)
+	if sr.content {
+		c, err := sr.continueWith(a)
+		if err != nil {
+			sr.rr.plan.Done(a, err)
+			return err
+		}
+		sr.cont, req = c, c.request
+	}
+	resp, err := a.Target.Adapter.Do(ctx, req)
+	if err != nil && sr.cont != nil && sr.cont.prefill && router.Classify(err) == router.ClassClientError {
+		// The channel does not take the prefill: regenerate and splice.
+		sr.rr.plan.Done(a, err)
+		var ok bool
+		if a, ok = sr.rr.plan.Again(a); !ok {
+			return sr.origErr
+		}
+		sr.cont = sr.regenerate(a)
+		resp, err = a.Target.Adapter.Do(ctx, sr.cont.request)
+	}
+	if err != nil {
+		sr.rr.plan.Done(a, err)
+		return err
+	}
+	sr.rec.upstream = resp.UpstreamRequestID
+	err = sr.forward(ctx, a, resp.Stream)
+	_ = resp.Stream.Close()
+	if errors.Is(err, errClientWrite) {
+		sr.rr.plan.Done(a, &provider.Error{Kind: provider.KindCanceled, Channel: a.Target.Channel, Err: err})
+		return err
+	}
+	sr.rr.plan.Done(a, err)
+	return err
+}
+
+// forward copies one upstream stream to the client until it ends.
+func (sr *streamRelay) forward(ctx context.Context, a router.Attempt, st provider.Stream) error {
+	sr.held, sr.finished = sr.held[:0], false
 	for {
 		ev, err := st.Next(ctx)
 		if err != nil {
-			sr.end(ctx, err)
-			return
+			var pe *provider.Error
+			if errors.Is(err, io.EOF) || (errors.As(err, &pe) && pe.Kind == provider.KindTruncated && sr.finished) {
+				return nil // complete; a missing [DONE] after the finish is supplied
+			}
+			return err
 		}
-		data, keep, err := sr.filter(ev.Data)
+		data, keep, err := sr.filter(a, ev.Data)
 		if err != nil {
-			sr.end(ctx, err)
-			return
+			return err
 		}
 		if !keep {
 			continue
 		}
-		if err := sr.write(data); err != nil {
-			sr.clientGone(err)
-			return
+		if sr.cont != nil {
+			if data, keep, err = sr.cont.adapt(data); err != nil || !keep {
+				if err != nil {
+					return err
+				}
+				continue
+			}
+		}
+		f := openai.ScanChunk(data)
+		if !sr.content && !f.Content && !f.Finished {
+			sr.held = append(sr.held, append([]byte(nil), data...))
+			continue
+		}
+		if err := sr.send(a, data); err != nil {
+			return err
 		}
 	}
 }
 
 // filter checks one chunk, captures usage and the finish reason, and
-// strips the usage tollgate asked for on the client's behalf.
-func (sr *streamRelay) filter(data []byte) ([]byte, bool, error) {
+// strips the usage tollgate asked for on the client's behalf. A malformed
+// chunk is skipped and logged: garbage never reaches the client.
+func (sr *streamRelay) filter(a router.Attempt, data []byte) ([]byte, bool, error) {
 	obj, err := jsonpeek.Parse(data)
 	if err != nil {
-		sr.s.log.Warn("skipping malformed upstream stream event", "request_id", sr.rec.row.RequestID, "channel", sr.rec.row.Channel, "error", err)
+		sr.s.log.Warn("skipping malformed upstream stream event", "request_id", sr.rec.row.RequestID, "channel", a.Target.Channel, "error", err)
 		return nil, false, nil
 	}
 	if raw, ok := obj.Raw("error"); ok && !isNull(raw) {
-		return nil, false, &provider.Error{Kind: provider.KindStreamError, Phase: provider.PhaseIdle, Channel: sr.rec.row.Channel,
+		return nil, false, &provider.Error{Kind: provider.KindStreamError, Phase: provider.PhaseIdle, Channel: a.Target.Channel,
 			Message: streamErrorMessage(raw)}
 	}
-	if sr.rec.row.ModelServed == "" {
-		if served, ok, _ := obj.String("model"); ok {
-			sr.rec.row.ModelServed = clip(served, 200)
-		}
+	if served, ok, _ := obj.String("model"); ok && sr.rec.row.ModelServed == "" {
+		sr.rec.row.ModelServed = clip(served, 200)
 	}
 	if !sr.finished && openai.ScanChunk(data).Finished {
 		sr.finished = true
 	}
 	hadUsage := captureUsage(sr.rec, obj)
-	if sr.wantUsage {
+	if hadUsage && sr.cont != nil {
+		sr.cont.combineUsage(sr.rec)
+	}
+	if sr.rr.wantUsage {
+		if hadUsage && sr.cont != nil {
+			return sr.cont.patchUsage(obj, sr.rec), true, nil
+		}
 		return data, true, nil
 	}
 	if hadUsage {
@@ -89,68 +205,166 @@ func (sr *streamRelay) filter(data []byte) ([]byte, bool, error) {
 	return data, true, nil
 }
 
-// write sends one event, committing the SSE headers before the first.
-func (sr *streamRelay) write(data []byte) error {
+// send writes the held chunks and data, committing the headers first.
+func (sr *streamRelay) send(a router.Attempt, data []byte) error {
+	sr.mu.Lock()
+	defer sr.mu.Unlock()
 	if !sr.committed {
-		sr.commit()
+		sr.commitLocked(&a)
 	}
-	return sr.sw.Data(data)
+	for _, h := range sr.held {
+		if err := sr.sw.Data(h); err != nil {
+			return errClientWrite
+		}
+		sr.script.add(h)
+	}
+	sr.held = sr.held[:0]
+	if err := sr.sw.Data(data); err != nil {
+		return errClientWrite
+	}
+	sr.script.add(data)
+	sr.content = true
+	sr.resetKeepAliveLocked()
+	return nil
 }
 
-func (sr *streamRelay) commit() {
+// commitLocked sends the 200 and the SSE headers. a is the attempt whose
+// content commits the stream, or nil for a keep-alive.
+func (sr *streamRelay) commitLocked(a *router.Attempt) {
 	h := sr.w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no")
+	h.Set("Trailer", trailerAttempts+", "+trailerChannel+", "+trailerModel+", "+trailerFallback+", "+headerContinued)
+	if a != nil {
+		h.Set(headerAttempts, strconv.Itoa(a.N))
+		h.Set(headerChannel, a.Target.Channel)
+		h.Set(headerModel, a.Model.Name)
+		h.Set(headerFallback, strconv.FormatBool(a.Fallback))
+	}
 	sr.w.WriteHeader(http.StatusOK)
 	sr.sw = sse.NewWriter(sr.w)
 	sr.committed = true
 }
 
-// end finishes the stream: [DONE] after a complete answer, otherwise a
-// real HTTP error (nothing sent yet) or an in-band error event without
-// [DONE], so no SDK mistakes a cut stream for a complete one.
-func (sr *streamRelay) end(ctx context.Context, err error) {
-	var pe *provider.Error
-	complete := errors.Is(err, io.EOF) ||
-		(errors.As(err, &pe) && pe.Kind == provider.KindTruncated && sr.finished)
-	if complete {
-		if !sr.committed {
-			sr.commit()
+// complete ends a successful stream with [DONE] and the trailers.
+func (sr *streamRelay) complete(a router.Attempt) {
+	sr.mu.Lock()
+	defer sr.mu.Unlock()
+	sr.stopped = true
+	if !sr.committed {
+		sr.commitLocked(&a)
+	}
+	for _, h := range sr.held {
+		if sr.sw.Data(h) != nil {
+			sr.clientGoneLocked(errClientWrite)
+			return
 		}
-		if err := sr.sw.Done(); err != nil {
-			sr.clientGone(err)
-		}
+	}
+	sr.held = sr.held[:0]
+	if err := sr.sw.Done(); err != nil {
+		sr.clientGoneLocked(err)
 		return
 	}
-	// The total deadline also cancels the upstream read, so it must be
-	// told apart from a client that left before looking at the kind.
-	if errors.Is(context.Cause(ctx), errTotalTimeout) {
-		err = totalTimeout(sr.s.opts.TotalTimeout, sr.rec.row.Channel, err)
-	} else if errors.As(err, &pe) && pe.Kind == provider.KindCanceled {
-		sr.clientGone(err)
+	sr.rec.row.Continued = sr.cont != nil
+	h := sr.w.Header()
+	h.Set(trailerAttempts, strconv.Itoa(len(sr.rr.plan.Records())))
+	h.Set(trailerChannel, a.Target.Channel)
+	h.Set(trailerModel, a.Model.Name)
+	h.Set(trailerFallback, strconv.FormatBool(a.Fallback))
+	h.Set(headerContinued, strconv.FormatBool(sr.cont != nil))
+}
+
+// fail ends the stream when no attempt is left: a real HTTP error while
+// nothing was sent, else an in-band error event and no [DONE], so every
+// SDK raises instead of returning a truncated answer. After content was
+// sent, the error reports the original failure.
+func (sr *streamRelay) fail(ctx context.Context, err error) {
+	if sr.origErr != nil && !errors.Is(context.Cause(ctx), errTotalTimeout) {
+		err = sr.origErr
+	}
+	ae := sr.s.relayError(ctx, sr.rr, err)
+	sr.mu.Lock()
+	defer sr.mu.Unlock()
+	sr.stopped = true
+	if ae.Status == statusClientClosed {
+		sr.clientGoneLocked(err)
 		return
 	}
 	if !sr.committed {
-		sr.s.writeError(sr.w, sr.r, err)
+		sr.mu.Unlock()
+		sr.s.failRelay(ctx, sr.w, sr.r, sr.rr, err)
+		sr.mu.Lock()
 		return
 	}
-	ae := toAPIError(err)
 	sr.rec.err = ae
-	sr.s.log.Warn("stream failed after content was sent", "request_id", sr.rec.row.RequestID, "channel", sr.rec.row.Channel, "error", errString(ae))
+	sr.rec.row.Truncated = sr.content
+	sr.s.log.Warn("stream failed after the response started", "request_id", sr.rec.row.RequestID, "channel", sr.rec.row.Channel, "error", errString(ae))
 	body := errorBody(ae, sr.rec.row.RequestID)
-	body.Error.Message = "The stream was interrupted before the answer was complete: " + body.Error.Message
+	if sr.content {
+		body.Error.Message = "The stream was interrupted before the answer was complete: " + body.Error.Message
+	}
 	data, _ := json.Marshal(body)
 	if err := sr.sw.Data(data); err != nil {
-		sr.clientGone(err)
+		sr.clientGoneLocked(err)
 	}
+	sr.w.Header().Set(trailerAttempts, strconv.Itoa(len(sr.rr.plan.Records())))
 }
 
 func (sr *streamRelay) clientGone(err error) {
+	sr.mu.Lock()
+	defer sr.mu.Unlock()
+	sr.stopped = true
+	sr.clientGoneLocked(err)
+}
+
+func (sr *streamRelay) clientGoneLocked(err error) {
 	sr.rec.statusOverride = statusClientClosed
 	if sr.rec.err == nil {
 		sr.rec.err = &apiError{Status: statusClientClosed, Type: typeInvalidRequest, Code: "client_closed",
 			Message: "The client closed the stream before it finished.", Cause: err}
+	}
+}
+
+// startKeepAlive arms the keep-alive timer.
+func (sr *streamRelay) startKeepAlive() {
+	if sr.interval <= 0 {
+		return
+	}
+	sr.keepAlive = time.AfterFunc(sr.interval, sr.tick)
+}
+
+// tick sends a keep-alive comment, committing the 200 if needed: from
+// then on a failure before content is reported in-band, but attempts go
+// on transparently.
+func (sr *streamRelay) tick() {
+	sr.mu.Lock()
+	defer sr.mu.Unlock()
+	if sr.stopped {
+		return
+	}
+	if !sr.committed {
+		sr.commitLocked(nil)
+	}
+	if sr.sw.Comment("keep-alive") != nil {
+		sr.stopped = true
+		return
+	}
+	sr.keepAlive.Reset(sr.interval)
+}
+
+func (sr *streamRelay) resetKeepAliveLocked() {
+	if sr.keepAlive != nil && !sr.stopped {
+		sr.keepAlive.Reset(sr.interval)
+	}
+}
+
+func (sr *streamRelay) stopKeepAlive() {
+	sr.mu.Lock()
+	sr.stopped = true
+	sr.mu.Unlock()
+	if sr.keepAlive != nil {
+		sr.keepAlive.Stop()
 	}
 }
 
@@ -165,11 +379,4 @@ func streamErrorMessage(raw []byte) string {
 		return s
 	}
 	return "the upstream reported an error in the stream"
-}
-
-// totalTimeout describes the whole-request deadline running out.
-func totalTimeout(limit time.Duration, channel string, cause error) *apiError {
-	return &apiError{Status: http.StatusGatewayTimeout, Type: typeServerError, Code: "timeout",
-		Message: fmt.Sprintf("Timed out in the total phase: the request did not finish within the %s limit (channel %s). Retry, or ask for a shorter answer.", limit, channel),
-		Cause:   cause}
 }

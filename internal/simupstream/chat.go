@@ -22,11 +22,18 @@ var (
 // serveChat answers POST /v1/chat/completions.
 func (s *Simulator) serveChat(w http.ResponseWriter, r *http.Request, id string) {
 	var req openai.ChatCompletionRequest
-	if !decodeBody(w, r, &req) || !validChat(w, &req) {
+	raw, ok := decodeBody(w, r, &req)
+	defer putBuf(raw)
+	if !ok || !validChat(w, &req) {
 		return
 	}
-	c := s.begin(req.Model, id)
+	c := s.begin(req.Model, id, raw.Bytes())
 	if !preamble(w, r, c) {
+		return
+	}
+	prefill, isPrefill := prefillText(req.Messages)
+	if isPrefill && c.profile.RejectPrefill {
+		badRequest(w, "messages", "prefill_unsupported", prefillMessage)
 		return
 	}
 	prompt := lastUserText(req.Messages)
@@ -54,6 +61,9 @@ func (s *Simulator) serveChat(w http.ResponseWriter, r *http.Request, id string)
 		return
 	}
 	toks, finish := answerTokens(req.Model, prompt, c.profile.Length, req.MaxOutputTokens())
+	if isPrefill {
+		toks = continueAnswer(toks, prefill)
+	}
 	setCompletionTokens(usage, int64(len(toks)))
 	if req.Stream {
 		runStream(w, r, c, &streamPlan{

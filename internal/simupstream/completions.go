@@ -18,7 +18,9 @@ var completionClosing = map[string][]byte{
 // first choice is produced.
 func (s *Simulator) serveCompletion(w http.ResponseWriter, r *http.Request, id string) {
 	var req openai.CompletionRequest
-	if !decodeBody(w, r, &req) {
+	raw, ok := decodeBody(w, r, &req)
+	defer putBuf(raw)
+	if !ok {
 		return
 	}
 	var prompts []string
@@ -37,7 +39,7 @@ func (s *Simulator) serveCompletion(w http.ResponseWriter, r *http.Request, id s
 		badRequest(w, "max_tokens", "integer_below_min_value", "'max_tokens' must be at least 1.")
 		return
 	}
-	c := s.begin(req.Model, id)
+	c := s.begin(req.Model, id, raw.Bytes())
 	if !preamble(w, r, c) {
 		return
 	}

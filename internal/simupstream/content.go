@@ -33,7 +33,8 @@ var spaced = func() (out [len(vocabulary)]string) {
 // Answer returns the exact text the simulator answers for model and prompt
 // (the text of the last user message, or the legacy prompt) when the
 // request limits output to maxTokens (0 = no limit). Streams assemble to
-// the same text.
+// the same text. A chat request continuing a prefix P of this text as an
+// assistant prefill is answered with the rest, Answer(...)[len(P):].
 func (s *Simulator) Answer(model, prompt string, maxTokens int) string {
 	toks, _ := answerTokens(model, prompt, s.Profile(model).Length, maxTokens)
 	return strings.Join(toks, "")

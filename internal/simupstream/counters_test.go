@@ -152,6 +152,11 @@ func TestStatusBody(t *testing.T) {
 		{"502", 502, Fault{}, "server_error", "", "", ""},
 		{"422", 422, Fault{}, "invalid_request_error", "", "", ""},
 		{"message and code override", 400, Fault{Code: "unsupported_parameter", Message: "no"}, "invalid_request_error", "unsupported_parameter", "", "no"},
+		{"context length", 400, Fault{Code: "context_length_exceeded"}, "invalid_request_error", "context_length_exceeded", "messages",
+			"This model's maximum context length is 8192 tokens. However, your messages resulted in 9000 tokens. Please reduce the length of the messages."},
+		{"context length message override", 400, Fault{Code: "context_length_exceeded", Message: "too long"}, "invalid_request_error", "context_length_exceeded", "messages", "too long"},
+		{"content filter", 400, Fault{Code: "content_filter"}, "invalid_request_error", "content_filter", "",
+			"Your prompt was flagged by the content filter and was not processed (simulated). Please modify your prompt and retry."},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -237,4 +242,168 @@ func streamOrNot(t *testing.T, c conn, extra string) string {
 		return ""
 	}
 	return *cc.Choices[0].Message.Content
+}
+
+func TestEvery(t *testing.T) {
+	t.Parallel()
+	fail := func(f Fault) Profile {
+		f.Kind, f.Status = FaultStatus, 503
+		return Profile{Fault: f}
+	}
+	tests := []struct {
+		name    string
+		profile Profile
+		run     func(t *testing.T, sim *Simulator) []int
+		want    []int
+	}{
+		{"every third request fails", fail(Fault{Every: 3}), func(t *testing.T, sim *Simulator) []int {
+			return outcomes(t, sim, "m", 7)
+		}, []int{200, 200, 503, 200, 200, 503, 200}},
+		{"every 1 is every request", fail(Fault{Every: 1}), func(t *testing.T, sim *Simulator) []int {
+			return outcomes(t, sim, "m", 2)
+		}, []int{503, 503}},
+		{"times counts the failing ones", fail(Fault{Every: 2, Times: 2}), func(t *testing.T, sim *Simulator) []int {
+			return outcomes(t, sim, "m", 7)
+		}, []int{200, 503, 200, 503, 200, 200, 200}},
+		{"probability 1 keeps the rhythm", fail(Fault{Every: 2, Probability: 1}), func(t *testing.T, sim *Simulator) []int {
+			return outcomes(t, sim, "m", 4)
+		}, []int{200, 503, 200, 503}},
+		{"set profile restarts the numbering", fail(Fault{Every: 3}), func(t *testing.T, sim *Simulator) []int {
+			a := outcomes(t, sim, "m", 2)
+			sim.SetProfile("m", fail(Fault{Every: 3}))
+			return append(a, outcomes(t, sim, "m", 3)...)
+		}, []int{200, 200, 200, 200, 503}},
+		{"reset restarts the numbering", fail(Fault{Every: 2}), func(t *testing.T, sim *Simulator) []int {
+			a := outcomes(t, sim, "m", 1)
+			sim.Reset()
+			return append(a, outcomes(t, sim, "m", 2)...)
+		}, []int{200, 200, 503}},
+		{"counted per model", fail(Fault{Every: 2}), func(t *testing.T, sim *Simulator) []int {
+			a := outcomes(t, sim, "m", 1)
+			a = append(a, outcomes(t, sim, "other", 1)...)
+			return append(a, outcomes(t, sim, "m", 1)...)
+		}, []int{200, 200, 503}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			sim := New(Options{Default: tt.profile})
+			if got := tt.run(t, sim); !slices.Equal(got, tt.want) {
+				t.Errorf("statuses = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestLastRequest(t *testing.T) {
+	t.Parallel()
+	sim := New(Options{})
+	c := conn{name: "transport", client: &http.Client{Transport: Transport(sim)}, base: "http://sim.invalid/v1"}
+	chat := chatBody("chat", "hi", streamUsageOpt)
+	legacy := `{"model":"legacy","prompt":"hi"}`
+	embed := `{"model":"embed","input":["a","b"]}`
+	for _, req := range []struct{ path, body string }{
+		{"/chat/completions", chatBody("chat", "first", "")},
+		{"/chat/completions", chat},
+		{"/chat/completions", chatBody("chat", "hi", `"max_tokens":0`)}, // rejected: not counted
+		{"/completions", legacy},
+		{"/embeddings", embed},
+	} {
+		c.mustDo(t, req.path, req.body)
+	}
+	tests := []struct {
+		model string
+		want  string
+	}{
+		{"chat", chat},
+		{"legacy", legacy},
+		{"embed", embed},
+		{"never", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.model, func(t *testing.T) {
+			got := sim.LastRequest(tt.model)
+			if string(got) != tt.want || (tt.want == "") != (got == nil) {
+				t.Errorf("LastRequest(%q) = %q, want %q", tt.model, got, tt.want)
+			}
+		})
+	}
+	t.Run("returns a copy", func(t *testing.T) {
+		sim.LastRequest("chat")[0] = 'X'
+		if got := sim.LastRequest("chat"); string(got) != chat {
+			t.Errorf("LastRequest changed to %q", got)
+		}
+	})
+	t.Run("reset forgets", func(t *testing.T) {
+		sim.Reset()
+		if got := sim.LastRequest("chat"); got != nil {
+			t.Errorf("after Reset, LastRequest = %q", got)
+		}
+	})
+}
+
+// TestFlappingProfiles flips a model between healthy and failing while
+// many clients send requests; run it with -race.
+func TestFlappingProfiles(t *testing.T) {
+	t.Parallel()
+	healthy := Profile{Length: 8}
+	failing := Profile{Length: 8, Fault: Fault{Kind: FaultStatus, Status: 503, Every: 2}}
+	sim := New(Options{Profiles: map[string]Profile{"m": healthy}})
+	c := conn{name: "transport", client: &http.Client{Transport: Transport(sim)}, base: "http://sim.invalid/v1"}
+	want := sim.Answer("m", "hi", 0)
+	const workers, each = 20, 10
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := range each {
+				// Some workers flip the profile while the others'
+				// requests are in flight.
+				switch (w + i) % 4 {
+				case 0:
+					sim.SetProfile("m", failing)
+				case 2:
+					sim.SetProfile("m", healthy)
+				}
+				_ = sim.LastRequest("m")
+				extra := ""
+				if (w+i)%2 == 1 {
+					extra = streamUsageOpt
+				}
+				if err := flapOnce(t, c, extra, want); err != "" {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if got := sim.Requests("m"); got != workers*each {
+		t.Errorf("Requests = %d, want %d", got, workers*each)
+	}
+}
+
+// flapOnce sends one request and describes what is wrong with the answer:
+// it must be a 503 error or the complete answer want.
+func flapOnce(t *testing.T, c conn, extra, want string) string {
+	resp, err := c.do(t.Context(), "/chat/completions", chatBody("m", "hi", extra))
+	if err != nil {
+		return err.Error()
+	}
+	defer resp.Body.Close()
+	switch {
+	case resp.StatusCode == http.StatusServiceUnavailable:
+		return ""
+	case resp.StatusCode != http.StatusOK:
+		return "unexpected status " + resp.Status
+	case extra != "":
+		if r := readChatStream(resp.Body); r.err != nil || !r.done || r.content != want {
+			return "bad stream: " + r.content
+		}
+		return ""
+	}
+	var cc openai.ChatCompletion
+	if err := json.NewDecoder(resp.Body).Decode(&cc); err != nil || len(cc.Choices) == 0 || deref(cc.Choices[0].Message.Content) != want {
+		return "bad answer"
+	}
+	return ""
 }

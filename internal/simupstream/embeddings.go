@@ -12,7 +12,9 @@ import (
 // vector per input item.
 func (s *Simulator) serveEmbeddings(w http.ResponseWriter, r *http.Request, id string) {
 	var req openai.EmbeddingRequest
-	if !decodeBody(w, r, &req) {
+	raw, ok := decodeBody(w, r, &req)
+	defer putBuf(raw)
+	if !ok {
 		return
 	}
 	inputs, err := openai.ParseInputs(req.Input)
@@ -36,7 +38,7 @@ func (s *Simulator) serveEmbeddings(w http.ResponseWriter, r *http.Request, id s
 			return
 		}
 	}
-	c := s.begin(req.Model, id)
+	c := s.begin(req.Model, id, raw.Bytes())
 	if !preamble(w, r, c) {
 		return
 	}

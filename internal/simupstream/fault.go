@@ -1,6 +1,7 @@
 package simupstream
 
 import (
+	"cmp"
 	"context"
 	"net"
 	"net/http"
@@ -27,9 +28,10 @@ const (
 	// FaultNoResponse never answers: the handler waits until the client
 	// goes away.
 	FaultNoResponse FaultKind = "no_response"
-	// FaultSlowFirstToken sends stream headers at once and waits
-	// Fault.Delay before the first content chunk; non-stream responses
-	// are delayed by Fault.Delay.
+	// FaultSlowFirstToken sends stream headers and the role chunk at once
+	// and waits Fault.Delay (on top of Profile.FirstTokenDelay) before the
+	// first content chunk, as a slow real upstream does; non-stream
+	// responses are delayed by Fault.Delay.
 	FaultSlowFirstToken FaultKind = "slow_first_token"
 	// FaultStall stops a stream after Fault.After tokens for Fault.Delay
 	// (or until the client leaves when Delay is 0), then continues;
@@ -70,8 +72,11 @@ type Fault struct {
 	// "rate_limit_exceeded", 5xx is "server_error", other 4xx are
 	// "invalid_request_error".
 	Status int
-	// Code overrides the error code of a "status" fault (for example
-	// "context_length_exceeded" with Status 400).
+	// Code overrides the error code of a "status" fault. Two codes also
+	// shape the body as OpenAI does: "context_length_exceeded" (param
+	// "messages", a message naming the context limit) and
+	// "content_filter" (a message saying the prompt was flagged); use
+	// them with Status 400.
 	Code string
 	// Message overrides the error message of a "status" fault.
 	Message string
@@ -93,6 +98,12 @@ type Fault struct {
 	// applies to; later requests are healthy. SetProfile and Reset restart
 	// the count.
 	Times int
+	// Every, when > 1, makes only every Every-th request to the model a
+	// candidate for the fault: numbering the model's requests from 1, the
+	// n-th is a candidate when n%Every == 0. Probability and Times then
+	// apply among the candidates. SetProfile and Reset restart the
+	// numbering. 0 and 1 make every request a candidate.
+	Every int
 }
 
 // sleep waits d or until ctx is done, reporting ctx's error in that case.
@@ -181,14 +192,14 @@ func statusBody(status int, model string, f Fault) openai.ErrorResponse {
 	default:
 		msg = "Invalid request (simulated)."
 	}
-	if f.Code != "" {
-		code = f.Code
-		if code == "context_length_exceeded" {
-			param = "messages"
-			if f.Message == "" {
-				msg = "This model's maximum context length was exceeded (simulated)."
-			}
-		}
+	switch code = cmp.Or(f.Code, code); code {
+	case "context_length_exceeded":
+		param = "messages"
+		msg = "This model's maximum context length is 8192 tokens. However, your messages resulted in 9000 tokens. " +
+			"Please reduce the length of the messages."
+	case "content_filter":
+		msg = "Your prompt was flagged by the content filter and was not processed (simulated). " +
+			"Please modify your prompt and retry."
 	}
 	if f.Message != "" {
 		msg = f.Message

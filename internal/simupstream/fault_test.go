@@ -125,6 +125,7 @@ type chatStream struct {
 	err     error
 	done    bool
 	content string
+	pieces  []string // non-empty content deltas, in order
 	usage   *openai.Usage
 	finish  string
 	bad     int // events that are not JSON
@@ -157,6 +158,9 @@ func readChatStream(body io.Reader) chatStream {
 		for _, choice := range ch.Choices {
 			if choice.Delta.Content != nil {
 				r.content += *choice.Delta.Content
+				if *choice.Delta.Content != "" {
+					r.pieces = append(r.pieces, *choice.Delta.Content)
+				}
 			}
 			if choice.FinishReason != nil {
 				r.finish = *choice.FinishReason

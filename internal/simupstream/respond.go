@@ -15,29 +15,34 @@ import (
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // decodeBody reads r's JSON body into v, answering 400 (or 413) and
-// reporting false when it cannot.
-func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
+// reporting false when it cannot. It returns the raw body in a pooled
+// buffer (also on failure, when one was taken), which the caller hands back
+// with putBuf once done with it.
+func decodeBody(w http.ResponseWriter, r *http.Request, v any) (*bytes.Buffer, bool) {
 	buf := bufPool.Get().(*bytes.Buffer)
-	defer func() {
-		if buf.Cap() <= 1<<20 {
-			buf.Reset()
-			bufPool.Put(buf)
-		}
-	}()
 	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, maxBodyBytes)); err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 			writeError(w, http.StatusRequestEntityTooLarge, openai.NewError(openai.TypeInvalidRequest, "", "",
 				"Request body is larger than "+strconv.Itoa(maxBodyBytes)+" bytes."))
-			return false
+			return buf, false
 		}
 		badRequest(w, "", "", "Could not read the request body: "+err.Error())
-		return false
+		return buf, false
 	}
 	if err := json.Unmarshal(buf.Bytes(), v); err != nil {
 		badRequest(w, "", "", "We could not parse the JSON body of your request: "+err.Error())
-		return false
+		return buf, false
 	}
-	return true
+	return buf, true
+}
+
+// putBuf returns a buffer from decodeBody to the pool, unless it grew too
+// large to keep.
+func putBuf(buf *bytes.Buffer) {
+	if buf.Cap() <= 1<<20 {
+		buf.Reset()
+		bufPool.Put(buf)
+	}
 }
 
 // badRequest answers 400 invalid_request_error.

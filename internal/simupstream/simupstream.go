@@ -13,6 +13,11 @@
 // tool_choice other than "none") is answered with one call to the first
 // tool, or to the tool tool_choice names. The simulator always produces a
 // single choice and ignores sampling fields, "n" and "stop".
+//
+// A chat request whose last message is an assistant message without tool
+// calls is an assistant prefill, the way a client continues an answer that
+// broke off: the simulator answers only the rest of the answer it would
+// give without that message (see Profile.RejectPrefill).
 package simupstream
 
 import (
@@ -58,6 +63,19 @@ type Profile struct {
 	// EmbeddingDims is the embedding vector size; 0 means
 	// DefaultEmbeddingDims. The request's "dimensions" wins.
 	EmbeddingDims int
+	// RejectPrefill makes the model refuse an assistant prefill (a chat
+	// request whose last message is an assistant message without tool
+	// calls) with 400 invalid_request_error, param "messages", code
+	// "prefill_unsupported". When false, the prefill is continued: if its
+	// text P is a prefix of the answer A the request would get without
+	// the prefill (same model, last user message and length rules), only
+	// A[len(P):] is answered, and completion_tokens counts just those
+	// pieces, so P plus the answer is A byte for byte. When P is not a
+	// prefix of A the whole of A is answered (a real model would continue
+	// P with other text instead). A rejected request still counts in
+	// Requests and takes part in the fault decision; a fault that replaces
+	// the response (status, reset, no_response) wins over the rejection.
+	RejectPrefill bool
 	// Fault is the fault injected into this model's requests.
 	Fault Fault
 }
@@ -98,7 +116,9 @@ type Simulator struct {
 // modelState counts what one model received. Guarded by Simulator.mu.
 type modelState struct {
 	requests  int
-	faultHits int
+	sinceSet  int    // requests since the profile was set; drives Fault.Every
+	faultHits int    // requests the fault applied to since the profile was set
+	last      []byte // body of the last counted request
 }
 
 var _ http.Handler = (*Simulator)(nil)
@@ -128,13 +148,15 @@ func newRand(seed uint64) *rand.Rand {
 }
 
 // SetProfile sets the behaviour of model from now on and restarts the
-// count of its Fault.Times. Requests already running keep their profile.
+// counts of its Fault.Times and Fault.Every. Requests already running keep
+// the profile they started with: each request reads its profile once, when
+// it is counted, so flipping profiles while requests run is safe.
 func (s *Simulator) SetProfile(model string, p Profile) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.profiles[model] = p
 	if st := s.state[model]; st != nil {
-		st.faultHits = 0
+		st.faultHits, st.sinceSet = 0, 0
 	}
 }
 
@@ -163,8 +185,21 @@ func (s *Simulator) Requests(model string) int {
 	return 0
 }
 
-// Reset zeroes the request and fault counters of every model and reseeds
-// the fault PRNG, so a run after Reset repeats the decisions of a fresh
+// LastRequest returns a copy of the body of the last request for model
+// that Requests counted (the most recently counted one when requests run
+// concurrently), or nil if there was none. Tests use it to check what a
+// client sent upstream.
+func (s *Simulator) LastRequest(model string) []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if st := s.state[model]; st != nil && st.last != nil {
+		return slices.Clone(st.last)
+	}
+	return nil
+}
+
+// Reset zeroes the request and fault counters of every model, forgets the
+// last requests and reseeds the fault PRNG, so a run after Reset repeats the decisions of a fresh
 // Simulator.
 func (s *Simulator) Reset() {
 	s.mu.Lock()
@@ -192,8 +227,9 @@ type call struct {
 	created int64
 }
 
-// begin counts a request for model and decides whether its fault applies.
-func (s *Simulator) begin(model, id string) *call {
+// begin counts a request for model, keeps its body and decides whether
+// its fault applies. body is not retained.
+func (s *Simulator) begin(model, id string, body []byte) *call {
 	s.mu.Lock()
 	st := s.state[model]
 	if st == nil {
@@ -201,6 +237,8 @@ func (s *Simulator) begin(model, id string) *call {
 		s.state[model] = st
 	}
 	st.requests++
+	st.sinceSet++
+	st.last = append(st.last[:0], body...)
 	c := &call{model: model, profile: s.profileLocked(model), id: id}
 	if s.faultApplies(c.profile.Fault, st) {
 		c.fault = c.profile.Fault
@@ -213,6 +251,9 @@ func (s *Simulator) begin(model, id string) *call {
 // faultApplies rolls the dice for f. Called with s.mu held.
 func (s *Simulator) faultApplies(f Fault, st *modelState) bool {
 	if f.Kind == FaultNone {
+		return false
+	}
+	if f.Every > 1 && st.sinceSet%f.Every != 0 {
 		return false
 	}
 	if f.Times > 0 && st.faultHits >= f.Times {

@@ -51,6 +51,8 @@ func TestTiming(t *testing.T) {
 		{"non-stream slow first token", Profile{Fault: Fault{Kind: FaultSlowFirstToken, Delay: 3 * time.Second}}, "", 3 * time.Second, nil},
 		{"stream pacing", Profile{Latency: time.Second, FirstTokenDelay: 500 * ms, TokensPerSecond: 10, Length: 3}, `"stream":true`,
 			time.Second, []time.Duration{1000 * ms, 1500 * ms, 1600 * ms, 1700 * ms, 1700 * ms, 1700 * ms}},
+		{"stream role chunk before first token delay", Profile{FirstTokenDelay: 2 * time.Second, Length: 1}, `"stream":true`,
+			0, []time.Duration{0, 2000 * ms, 2000 * ms, 2000 * ms}},
 		{"stream slow first token", Profile{Length: 2, Fault: Fault{Kind: FaultSlowFirstToken, Delay: 3 * time.Second}}, `"stream":true`,
 			0, []time.Duration{0, 3000 * ms, 3000 * ms, 3000 * ms, 3000 * ms}},
 		{"stream stall", Profile{Length: 3, Fault: Fault{Kind: FaultStall, After: 1, Delay: 5 * time.Second}}, `"stream":true`,

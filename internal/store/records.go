@@ -82,6 +82,20 @@ type RequestLog struct {
 	ClientIP string
 	// UserAgent is the client's User-Agent header.
 	UserAgent string
+	// Attempts is how many upstream attempts the request took.
+	Attempts int
+	// FailedPhase is the phase of the last failed attempt (connect,
+	// response_header, first_token, idle, body, total), if any failed.
+	FailedPhase string
+	// RetryReasons lists each failed attempt: "#1 channel: class; ...".
+	RetryReasons string
+	// Fallback reports whether a fallback model answered.
+	Fallback bool
+	// Continued reports whether a broken stream was continued.
+	Continued bool
+	// Truncated reports whether the client got an incomplete answer (a
+	// stream ended with an error event after content was sent).
+	Truncated bool
 }
 
 // DefaultLogLimit is the number of rows ListRequestLogs returns when

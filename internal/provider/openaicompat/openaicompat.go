@@ -19,17 +19,6 @@ import (
 	"github.com/tollgate/tollgate/internal/redact"
 )
 
-// Timeouts bound the phases of one attempt. Zero disables a phase's bound.
-type Timeouts struct {
-	// ResponseHeader bounds the wait for the status line after sending.
-	ResponseHeader time.Duration
-	// FirstToken bounds the wait for the first stream event. Zero means Idle.
-	FirstToken time.Duration
-	// Idle bounds the gap between stream events, and the read of a
-	// non-stream body.
-	Idle time.Duration
-}
-
 // Options configure an Adapter.
 type Options struct {
 	// Channel is the channel's name, used in errors.
@@ -45,8 +34,9 @@ type Options struct {
 	// provider.NewTransport, and it must not follow redirects for POSTs
 	// silently (the default client's policy is fine).
 	Client *http.Client
-	// Timeouts bound each phase.
-	Timeouts Timeouts
+	// Timeouts bound each phase unless a request sets its own. Connect is
+	// enforced by the client's transport (see provider.NewTransport).
+	Timeouts provider.Timeouts
 	// UserAgent is sent upstream. Default "tollgate".
 	UserAgent string
 }
@@ -59,7 +49,7 @@ type Adapter struct {
 	auth     string
 	headers  http.Header
 	client   *http.Client
-	timeouts Timeouts
+	timeouts provider.Timeouts
 }
 
 var _ provider.Adapter = (*Adapter)(nil)
@@ -106,6 +96,10 @@ var errHeaderTimeout = errors.New("response header timeout")
 
 // Do sends one attempt. See provider.Adapter.
 func (a *Adapter) Do(ctx context.Context, req *provider.Request) (*provider.Response, error) {
+	to := req.Timeouts.Merge(a.timeouts)
+	if req.Timeouts.Connect > 0 {
+		ctx = provider.WithConnectTimeout(ctx, req.Timeouts.Connect)
+	}
 	actx, cancel := context.WithCancelCause(ctx)
 	hreq, err := http.NewRequestWithContext(actx, http.MethodPost, a.base+"/"+string(req.Endpoint), bytes.NewReader(req.Body))
 	if err != nil {
@@ -126,7 +120,7 @@ func (a *Adapter) Do(ctx context.Context, req *provider.Request) (*provider.Resp
 	}
 	start := time.Now()
 	var timer *time.Timer
-	if d := a.timeouts.ResponseHeader; d > 0 {
+	if d := to.ResponseHeader; d > 0 {
 		timer = time.AfterFunc(d, func() { cancel(errHeaderTimeout) })
 	}
 	resp, err := a.client.Do(hreq)
@@ -134,7 +128,7 @@ func (a *Adapter) Do(ctx context.Context, req *provider.Request) (*provider.Resp
 		timer.Stop()
 	}
 	if err != nil {
-		perr := a.classify(ctx, actx, err, start)
+		perr := a.classify(ctx, actx, err, start, to)
 		cancel(nil)
 		return nil, perr
 	}
@@ -147,12 +141,12 @@ func (a *Adapter) Do(ctx context.Context, req *provider.Request) (*provider.Resp
 		return &provider.Response{
 			Status:            resp.StatusCode,
 			Header:            resp.Header,
-			Stream:            newStream(a.channel, resp.Body, cancel, a.timeouts),
+			Stream:            newStream(a.channel, resp.Body, cancel, to),
 			UpstreamRequestID: upstreamID,
 		}, nil
 	}
 	defer cancel(nil)
-	body, err := a.readBody(ctx, actx, cancel, resp.Body)
+	body, err := a.readBody(ctx, actx, cancel, resp.Body, to.Idle)
 	if err != nil {
 		return nil, err
 	}
@@ -164,10 +158,10 @@ func (a *Adapter) Do(ctx context.Context, req *provider.Request) (*provider.Resp
 }
 
 // readBody reads a non-stream body within the idle bound.
-func (a *Adapter) readBody(ctx, actx context.Context, cancel context.CancelCauseFunc, body io.ReadCloser) ([]byte, error) {
+func (a *Adapter) readBody(ctx, actx context.Context, cancel context.CancelCauseFunc, body io.ReadCloser, idle time.Duration) ([]byte, error) {
 	defer body.Close()
 	var timer *time.Timer
-	if d := a.timeouts.Idle; d > 0 {
+	if d := idle; d > 0 {
 		timer = time.AfterFunc(d, func() { cancel(errIdleTimeout) })
 		defer timer.Stop()
 	}
@@ -178,7 +172,7 @@ func (a *Adapter) readBody(ctx, actx context.Context, cancel context.CancelCause
 	}
 	if errors.Is(context.Cause(actx), errIdleTimeout) {
 		return nil, &provider.Error{Kind: provider.KindTimeout, Phase: provider.PhaseBody, Channel: a.channel,
-			Limit: a.timeouts.Idle, Elapsed: time.Since(start), Err: err}
+			Limit: idle, Elapsed: time.Since(start), Err: err}
 	}
 	if ctx.Err() != nil {
 		return nil, canceled(a.channel, provider.PhaseBody, ctx)
@@ -187,10 +181,10 @@ func (a *Adapter) readBody(ctx, actx context.Context, cancel context.CancelCause
 		Message: "connection failed while reading the answer", Err: err}
 }
 
-func (a *Adapter) classify(ctx, actx context.Context, err error, start time.Time) *provider.Error {
+func (a *Adapter) classify(ctx, actx context.Context, err error, start time.Time, to provider.Timeouts) *provider.Error {
 	if errors.Is(context.Cause(actx), errHeaderTimeout) {
 		return &provider.Error{Kind: provider.KindTimeout, Phase: provider.PhaseResponseHeader, Channel: a.channel,
-			Limit: a.timeouts.ResponseHeader, Elapsed: time.Since(start)}
+			Limit: to.ResponseHeader, Elapsed: time.Since(start)}
 	}
 	if ctx.Err() != nil {
 		return canceled(a.channel, provider.PhaseResponseHeader, ctx)
@@ -202,7 +196,7 @@ func (a *Adapter) classify(ctx, actx context.Context, err error, start time.Time
 			kind = provider.KindTimeout
 		}
 		return &provider.Error{Kind: kind, Phase: provider.PhaseConnect, Channel: a.channel,
-			Message: "could not connect to the upstream", Elapsed: time.Since(start), Err: ce.Err}
+			Message: "could not connect to the upstream", Limit: to.Connect, Elapsed: time.Since(start), Err: ce.Err}
 	}
 	return &provider.Error{Kind: provider.KindNetwork, Phase: provider.PhaseResponseHeader, Channel: a.channel,
 		Message: "connection failed before the upstream answered", Err: err}

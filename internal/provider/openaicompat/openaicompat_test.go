@@ -15,7 +15,7 @@ import (
 	"github.com/tollgate/tollgate/internal/simupstream"
 )
 
-func newAdapter(t *testing.T, baseURL string, to Timeouts) *Adapter {
+func newAdapter(t *testing.T, baseURL string, to provider.Timeouts) *Adapter {
 	t.Helper()
 	a, err := New(Options{
 		Channel: "test", BaseURL: baseURL, APIKey: "sk-upstream-secret",
@@ -49,7 +49,7 @@ func TestDoSendsCredentialsAndHeaders(t *testing.T) {
 		_, _ = io.WriteString(w, `{"id":"x"}`)
 	}))
 	defer srv.Close()
-	a := newAdapter(t, srv.URL+"/v1/", Timeouts{})
+	a := newAdapter(t, srv.URL+"/v1/", provider.Timeouts{})
 	resp, err := a.Do(context.Background(), &provider.Request{Endpoint: provider.EndpointChat, Body: chatBody("m", false), RequestID: "req_1"})
 	if err != nil {
 		t.Fatal(err)
@@ -96,7 +96,7 @@ func TestStatusErrors(t *testing.T) {
 				_, _ = io.WriteString(w, tt.body)
 			}))
 			defer srv.Close()
-			_, err := newAdapter(t, srv.URL+"/v1", Timeouts{}).Do(context.Background(), &provider.Request{Endpoint: provider.EndpointChat, Body: chatBody("m", false)})
+			_, err := newAdapter(t, srv.URL+"/v1", provider.Timeouts{}).Do(context.Background(), &provider.Request{Endpoint: provider.EndpointChat, Body: chatBody("m", false)})
 			var pe *provider.Error
 			if !errors.As(err, &pe) {
 				t.Fatalf("err = %v, want *provider.Error", err)
@@ -126,7 +126,7 @@ func TestFailuresNameTheirPhase(t *testing.T) {
 	closedURL := closed.URL
 	closed.Close()
 
-	to := Timeouts{ResponseHeader: 150 * time.Millisecond, FirstToken: 150 * time.Millisecond, Idle: 150 * time.Millisecond}
+	to := provider.Timeouts{ResponseHeader: 150 * time.Millisecond, FirstToken: 150 * time.Millisecond, Idle: 150 * time.Millisecond}
 	tests := []struct {
 		name      string
 		base      string
@@ -200,7 +200,7 @@ func TestStreamErrorEventAndWrongContentType(t *testing.T) {
 				_, _ = io.WriteString(w, tt.body)
 			}))
 			defer srv.Close()
-			err := drain(newAdapter(t, srv.URL+"/v1", Timeouts{}), "m", true)
+			err := drain(newAdapter(t, srv.URL+"/v1", provider.Timeouts{}), "m", true)
 			var pe *provider.Error
 			if !errors.As(err, &pe) || pe.Kind != tt.wantKind {
 				t.Fatalf("err = %v, want kind %s", err, tt.wantKind)
@@ -219,7 +219,7 @@ func TestClientCancelIsNotAnUpstreamFailure(t *testing.T) {
 	defer srv.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { <-started; cancel() }()
-	_, err := newAdapter(t, srv.URL+"/v1", Timeouts{}).Do(ctx, &provider.Request{Endpoint: provider.EndpointChat, Body: chatBody("m", false)})
+	_, err := newAdapter(t, srv.URL+"/v1", provider.Timeouts{}).Do(ctx, &provider.Request{Endpoint: provider.EndpointChat, Body: chatBody("m", false)})
 	var pe *provider.Error
 	if !errors.As(err, &pe) || pe.Kind != provider.KindCanceled {
 		t.Fatalf("err = %v, want KindCanceled", err)

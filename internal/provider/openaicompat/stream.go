@@ -22,7 +22,7 @@ type stream struct {
 	body     io.ReadCloser
 	reader   *sse.Reader
 	cancel   context.CancelCauseFunc
-	timeouts Timeouts
+	timeouts provider.Timeouts
 	timer    *time.Timer
 	waitFrom time.Time
 	limit    time.Duration
@@ -33,7 +33,7 @@ type stream struct {
 
 var _ provider.Stream = (*stream)(nil)
 
-func newStream(channel string, body io.ReadCloser, cancel context.CancelCauseFunc, t Timeouts) *stream {
+func newStream(channel string, body io.ReadCloser, cancel context.CancelCauseFunc, t provider.Timeouts) *stream {
 	return &stream{
 		channel:  channel,
 		body:     body,

@@ -12,7 +12,7 @@ import (
 const logColumns = `request_id, time, key_id, key_masked, key_name, endpoint,
 	model_requested, model_served, channel, stream, status, error_type, error_message,
 	prompt_tokens, completion_tokens, total_tokens, usage_estimated, ttfb_us, duration_us,
-	client_ip, user_agent`
+	client_ip, user_agent, attempts, failed_phase, retry_reasons, fallback, continued, truncated`
 
 // InsertRequestLogs implements store.RequestLogs. All rows are written in
 // one transaction with one prepared statement.
@@ -22,7 +22,7 @@ func (s *Store) InsertRequestLogs(ctx context.Context, rows []store.RequestLog) 
 	}
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		stmt, err := tx.PrepareContext(ctx, `INSERT INTO request_logs (`+logColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 		if err != nil {
 			return fmt.Errorf("prepare: %w", err)
 		}
@@ -39,7 +39,8 @@ func (s *Store) InsertRequestLogs(ctx context.Context, rows []store.RequestLog) 
 			if _, err := stmt.ExecContext(ctx, r.RequestID, t, r.KeyID, r.KeyMasked, r.KeyName, r.Endpoint,
 				r.ModelRequested, r.ModelServed, r.Channel, boolInt(r.Stream), r.Status, r.ErrorType, r.ErrorMessage,
 				r.PromptTokens, r.CompletionTokens, r.TotalTokens, boolInt(r.UsageEstimated),
-				encodeDuration(r.TTFB), encodeDuration(r.Duration), r.ClientIP, r.UserAgent); err != nil {
+				encodeDuration(r.TTFB), encodeDuration(r.Duration), r.ClientIP, r.UserAgent,
+				r.Attempts, r.FailedPhase, r.RetryReasons, boolInt(r.Fallback), boolInt(r.Continued), boolInt(r.Truncated)); err != nil {
 				return fmt.Errorf("row %d (%s): %w", i, r.RequestID, err)
 			}
 		}
@@ -114,17 +115,20 @@ func (s *Store) queryLogs(ctx context.Context, query string, args ...any) ([]sto
 			r                     store.RequestLog
 			t                     sql.NullInt64
 			stream, estimated     int64
+			fallback, continued   int64
+			truncated             int64
 			ttfbMicros, durMicros int64
 		)
 		if err := rows.Scan(&r.RequestID, &t, &r.KeyID, &r.KeyMasked, &r.KeyName, &r.Endpoint,
 			&r.ModelRequested, &r.ModelServed, &r.Channel, &stream, &r.Status, &r.ErrorType, &r.ErrorMessage,
 			&r.PromptTokens, &r.CompletionTokens, &r.TotalTokens, &estimated, &ttfbMicros, &durMicros,
-			&r.ClientIP, &r.UserAgent); err != nil {
+			&r.ClientIP, &r.UserAgent, &r.Attempts, &r.FailedPhase, &r.RetryReasons, &fallback, &continued, &truncated); err != nil {
 			return nil, err
 		}
 		r.Time = decodeTime(t)
 		r.Stream = stream != 0
 		r.UsageEstimated = estimated != 0
+		r.Fallback, r.Continued, r.Truncated = fallback != 0, continued != 0, truncated != 0
 		r.TTFB = decodeDuration(ttfbMicros)
 		r.Duration = decodeDuration(durMicros)
 		out = append(out, r)

@@ -59,6 +59,8 @@ func exerciseLogs(t *testing.T, fresh func(t *testing.T) store.Store) {
 			ErrorMessage: "upstream closed the stream early", PromptTokens: 12, CompletionTokens: 34, TotalTokens: 46,
 			UsageEstimated: true, TTFB: 1234567 * time.Microsecond, Duration: 3*time.Second + 7*time.Microsecond,
 			ClientIP: "2001:db8::1", UserAgent: "openai-python/1.0 🚀",
+			Attempts: 3, FailedPhase: "idle", RetryReasons: "#1 a: timeout; #2 b: server_error",
+			Fallback: true, Continued: true, Truncated: true,
 		}
 		minimal := store.RequestLog{RequestID: "req-min", Time: at(0)}
 		if err := s.InsertRequestLogs(ctx, []store.RequestLog{full, minimal}); err != nil {
