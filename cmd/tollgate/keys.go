@@ -18,7 +18,7 @@ import (
 
 const keysUsage = `Usage: tollgate keys <create|list|revoke> [flags]
 
-  create --name NAME [--models PATTERNS] [--expires WHEN] [--json]
+  create --name NAME [--models PATTERNS] [--expires WHEN] [--admin] [--json]
          creates a key and prints its secret, once, on the last line
   list   [--json]
   revoke ID_OR_NAME
@@ -73,6 +73,7 @@ type keyView struct {
 	Name      string     `json:"name"`
 	Key       string     `json:"key"`
 	Models    []string   `json:"models"`
+	Admin     bool       `json:"admin"`
 	Status    string     `json:"status"`
 	ExpiresAt *time.Time `json:"expires_at"`
 	CreatedAt time.Time  `json:"created_at"`
@@ -80,7 +81,7 @@ type keyView struct {
 }
 
 func viewOf(k store.Key, now time.Time) keyView {
-	v := keyView{ID: k.ID, Name: k.Name, Key: auth.Mask(k.Last4), Models: k.Models, CreatedAt: k.CreatedAt.UTC(), Status: "active"}
+	v := keyView{ID: k.ID, Name: k.Name, Key: auth.Mask(k.Last4), Models: k.Models, Admin: k.Admin, CreatedAt: k.CreatedAt.UTC(), Status: "active"}
 	if v.Models == nil {
 		v.Models = []string{}
 	}
@@ -103,6 +104,7 @@ func keysCreate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	name := fs.String("name", "", "unique `name` for the key (required)")
 	models := fs.String("models", "", "comma-separated model `patterns` the key may use, e.g. 'gpt-4o*,sim-chat' (default: all)")
 	expires := fs.String("expires", "", "expiry as a duration from now (e.g. 720h) or an RFC 3339 `time` (default: never)")
+	admin := fs.Bool("admin", false, "make an admin key: it may use the admin API under /admin/, and only the models given with --models")
 	asJSON := fs.Bool("json", false, "print JSON (the secret is in the \"secret\" field and alone on the last line)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -111,7 +113,7 @@ func keysCreate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return fmt.Errorf("%w: --name is required", errUsage)
 	}
 	now := time.Now()
-	k := store.Key{Name: strings.TrimSpace(*name), Models: splitList(*models)}
+	k := store.Key{Name: strings.TrimSpace(*name), Models: splitList(*models), Admin: *admin}
 	for _, p := range k.Models {
 		if !validPattern(p) {
 			return fmt.Errorf("%w: --models: %q is not a valid pattern", errUsage, p)
@@ -182,17 +184,20 @@ func keysList(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return enc.Encode(views)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tNAME\tKEY\tSTATUS\tMODELS\tEXPIRES\tCREATED")
+	fmt.Fprintln(tw, "ID\tNAME\tKEY\tSTATUS\tMODELS\tADMIN\tEXPIRES\tCREATED")
 	for _, v := range views {
 		exp := "never"
 		if v.ExpiresAt != nil {
 			exp = v.ExpiresAt.Format(time.RFC3339)
 		}
 		m := "*"
-		if len(v.Models) > 0 {
+		switch {
+		case len(v.Models) > 0:
 			m = strings.Join(v.Models, ",")
+		case v.Admin:
+			m = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", v.ID, v.Name, v.Key, v.Status, m, exp, v.CreatedAt.Format(time.RFC3339))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%t\t%s\t%s\n", v.ID, v.Name, v.Key, v.Status, m, v.Admin, exp, v.CreatedAt.Format(time.RFC3339))
 	}
 	return tw.Flush()
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/tollgate/tollgate/internal/backoff"
 	"github.com/tollgate/tollgate/internal/breaker"
 	"github.com/tollgate/tollgate/internal/config"
+	"github.com/tollgate/tollgate/internal/idempotency"
 	"github.com/tollgate/tollgate/internal/provider"
 	"github.com/tollgate/tollgate/internal/provider/openaicompat"
 	"github.com/tollgate/tollgate/internal/reqlog"
@@ -129,8 +130,21 @@ func (a *App) build(ctx context.Context, cfg config.Config, opts Options) error 
 		Continuation: server.Continuation{
 			Enabled: cfg.Upstream.Continuation.Enabled, MaxBufferBytes: int(cfg.Upstream.Continuation.MaxBufferBytes),
 		},
+		Circuits:            a.Breaker,
+		Budget:              a.Budget,
+		Idempotency:         idempotencyStore(cfg.Idempotency),
+		IdempotencyMaxBytes: int(cfg.Idempotency.MaxResultBytes),
 	})
 	return nil
+}
+
+// idempotencyStore returns the store for Idempotency-Key answers, or nil
+// when the feature is off.
+func idempotencyStore(c config.Idempotency) idempotency.Store {
+	if !c.Enabled {
+		return nil
+	}
+	return idempotency.NewMemory(idempotency.MemoryOptions{Window: c.Window, MaxEntries: c.MaxEntries, MaxResultBytes: int(c.MaxResultBytes)})
 }
 
 // RequestLog returns the request log writer, or nil when it is disabled.

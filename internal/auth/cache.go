@@ -167,6 +167,7 @@ func newEntry(k store.Key) (*entry, error) {
 			Name:      k.Name,
 			Masked:    Mask(k.Last4),
 			Models:    append([]string(nil), k.Models...),
+			Admin:     k.Admin,
 			ExpiresAt: k.ExpiresAt,
 		},
 		revoked: !k.RevokedAt.IsZero(),

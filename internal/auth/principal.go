@@ -33,6 +33,9 @@ type Principal struct {
 	Models []string
 	// ExpiresAt is when the key expires; zero means never.
 	ExpiresAt time.Time
+	// Admin keys may use the admin API. They may call only the models
+	// listed in Models, none when it is empty.
+	Admin bool
 }
 
 // Allows reports whether p may use model. An empty Models list allows every
@@ -40,7 +43,7 @@ type Principal struct {
 // A malformed pattern matches nothing.
 func (p Principal) Allows(model string) bool {
 	if len(p.Models) == 0 {
-		return true
+		return !p.Admin
 	}
 	for _, pattern := range p.Models {
 		if ok, err := path.Match(pattern, model); ok && err == nil {

@@ -58,6 +58,11 @@ func (s *Server) relay(ep endpoint) http.Handler {
 			s.writeError(w, r, err)
 			return
 		}
+		w, finish, done := s.beginIdempotent(w, r, rr)
+		if done {
+			return
+		}
+		defer finish()
 		ctx := r.Context()
 		var deadline time.Time
 		if rr.deadline > 0 {

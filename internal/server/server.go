@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tollgate/tollgate/internal/auth"
+	"github.com/tollgate/tollgate/internal/idempotency"
 	"github.com/tollgate/tollgate/internal/router"
 	"github.com/tollgate/tollgate/internal/store"
 )
@@ -46,6 +47,15 @@ type Options struct {
 	KeepAlive time.Duration
 	// Continuation configures continuing streams broken after content.
 	Continuation Continuation
+	// Circuits reports circuit breaker state for the admin API. Nil shows none.
+	Circuits CircuitReporter
+	// Budget reports retry budget use for the admin API. Nil shows none.
+	Budget BudgetReporter
+	// Idempotency stores answers for Idempotency-Key replay. Nil disables
+	// the header's handling.
+	Idempotency idempotency.Store
+	// IdempotencyMaxBytes bounds a stored answer. Zero means 4 MiB.
+	IdempotencyMaxBytes int
 	// Ready reports whether the server can take traffic (for /readyz).
 	// Nil means always ready.
 	Ready func() error
@@ -106,6 +116,7 @@ func (s *Server) routes() http.Handler {
 		mux.Handle(prefix+"/models", s.api(http.MethodGet, http.HandlerFunc(s.listModels)))
 		mux.Handle(prefix+"/models/{id...}", s.api(http.MethodGet, http.HandlerFunc(s.getModel)))
 	}
+	mux.Handle("/admin/channels", s.logged(allow(http.MethodGet, s.authenticated(s.adminOnly(http.HandlerFunc(s.adminChannels))))))
 	mux.Handle("/healthz", s.plain(http.MethodGet, http.HandlerFunc(s.healthz)))
 	mux.Handle("/readyz", s.plain(http.MethodGet, http.HandlerFunc(s.readyz)))
 	mux.Handle("/", s.logged(http.HandlerFunc(s.notFound)))

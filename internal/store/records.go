@@ -16,8 +16,11 @@ type Key struct {
 	// Last4 holds the last 4 characters of the secret, for masked display.
 	Last4 string
 	// Models lists the allowed model patterns (path.Match globs). Empty
-	// means every model is allowed.
+	// means every model is allowed, except for admin keys, which may call
+	// only the models listed.
 	Models []string
+	// Admin keys may use the admin API under /admin/.
+	Admin bool
 	// ExpiresAt is when the key stops working; zero means never.
 	ExpiresAt time.Time
 	// RevokedAt is when the key was revoked; zero means it is active.

@@ -9,7 +9,7 @@ import (
 	"github.com/tollgate/tollgate/internal/store"
 )
 
-const keyColumns = `id, name, hash, last4, models, expires_at, revoked_at, created_at, updated_at, rev`
+const keyColumns = `id, name, hash, last4, models, expires_at, revoked_at, created_at, updated_at, rev, admin`
 
 // nextRev is the next change sequence number. It is evaluated inside the
 // write transaction, which BEGIN IMMEDIATE serialises across connections
@@ -27,16 +27,18 @@ func scanKey(r rowScanner) (store.Key, error) {
 	var (
 		k                                  store.Key
 		models                             string
+		admin                              int64
 		expires, revoked, created, updated sql.NullInt64
 	)
 	if err := r.Scan(&k.ID, &k.Name, &k.Hash, &k.Last4, &models,
-		&expires, &revoked, &created, &updated, &k.Rev); err != nil {
+		&expires, &revoked, &created, &updated, &k.Rev, &admin); err != nil {
 		return store.Key{}, err
 	}
 	var err error
 	if k.Models, err = decodeModels(models); err != nil {
 		return store.Key{}, fmt.Errorf("key %s: %w", k.ID, err)
 	}
+	k.Admin = admin != 0
 	k.ExpiresAt = decodeTime(expires)
 	k.RevokedAt = decodeTime(revoked)
 	k.CreatedAt = decodeTime(created)
@@ -67,10 +69,11 @@ func (s *Store) CreateKey(ctx context.Context, k store.Key) (store.Key, error) {
 		}
 		args = append(args, v)
 	}
+	args = append(args, boolInt(k.Admin))
 	var out store.Key
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		row := tx.QueryRowContext(ctx, `INSERT INTO keys (`+keyColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, `+nextRev+`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, `+nextRev+`, ?)
 			RETURNING `+keyColumns, args...)
 		var err error
 		out, err = scanKey(row)

@@ -22,6 +22,7 @@ func exerciseKeys(t *testing.T, fresh func(t *testing.T) store.Store) {
 			{"all fields", store.Key{
 				ID: "key_00000000000000aa", Name: "prod-backend", Hash: "ab12", Last4: "wxyz",
 				Models:    []string{"gpt-4o*", "claude-*"},
+				Admin:     true,
 				ExpiresAt: at(3600), CreatedAt: at(1), UpdatedAt: at(2),
 			}},
 			{"zero times stay zero", store.Key{

@@ -65,6 +65,7 @@ func diffKey(got, want store.Key) string {
 	check("Hash", got.Hash == want.Hash, got.Hash, want.Hash)
 	check("Last4", got.Last4 == want.Last4, got.Last4, want.Last4)
 	check("Models", slices.Equal(got.Models, want.Models), got.Models, want.Models)
+	check("Admin", got.Admin == want.Admin, got.Admin, want.Admin)
 	check("ExpiresAt", got.ExpiresAt.Equal(want.ExpiresAt), got.ExpiresAt, want.ExpiresAt)
 	check("RevokedAt", got.RevokedAt.Equal(want.RevokedAt), got.RevokedAt, want.RevokedAt)
 	check("CreatedAt", got.CreatedAt.Equal(want.CreatedAt), got.CreatedAt, want.CreatedAt)
