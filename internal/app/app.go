@@ -12,11 +12,14 @@ import (
 	"net/http"
 	"sync"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/tollgate/tollgate/internal/auth"
 	"github.com/tollgate/tollgate/internal/backoff"
 	"github.com/tollgate/tollgate/internal/breaker"
 	"github.com/tollgate/tollgate/internal/config"
 	"github.com/tollgate/tollgate/internal/idempotency"
+	"github.com/tollgate/tollgate/internal/metrics"
 	"github.com/tollgate/tollgate/internal/provider"
 	"github.com/tollgate/tollgate/internal/provider/openaicompat"
 	"github.com/tollgate/tollgate/internal/reqlog"
@@ -45,6 +48,8 @@ type App struct {
 	Breaker *breaker.Set
 	// Budget bounds retries per channel.
 	Budget *retrybudget.Budget
+	// Metrics records request metrics; nil when metrics are disabled.
+	Metrics *metrics.Metrics
 
 	clients   []*http.Client
 	log       *slog.Logger
@@ -116,6 +121,16 @@ func (a *App) build(ctx context.Context, cfg config.Config, opts Options) error 
 		})
 		rl = a.logWriter
 	}
+	var mh http.Handler
+	if cfg.Metrics.Enabled {
+		reg := prometheus.NewRegistry()
+		mopts := metrics.Options{Circuits: a.Breaker, Runtime: true}
+		if a.logWriter != nil {
+			mopts.LogQueue = a.logWriter
+		}
+		a.Metrics = metrics.New(reg, mopts)
+		mh = metrics.Handler(reg)
+	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	a.cancel = cancel
 	a.wg.Go(func() { a.Keys.Run(runCtx) })
@@ -134,6 +149,8 @@ func (a *App) build(ctx context.Context, cfg config.Config, opts Options) error 
 		Budget:              a.Budget,
 		Idempotency:         idempotencyStore(cfg.Idempotency),
 		IdempotencyMaxBytes: int(cfg.Idempotency.MaxResultBytes),
+		Metrics:             a.Metrics,
+		MetricsHandler:      mh,
 	})
 	return nil
 }

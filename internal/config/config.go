@@ -33,6 +33,14 @@ type Config struct {
 	Models []Model `yaml:"models"`
 	// Idempotency configures Idempotency-Key handling.
 	Idempotency Idempotency `yaml:"idempotency"`
+	// Metrics configures the Prometheus endpoint.
+	Metrics Metrics `yaml:"metrics"`
+}
+
+// Metrics configures the Prometheus endpoint.
+type Metrics struct {
+	// Enabled serves GET /metrics on the main listener. Default true.
+	Enabled bool `yaml:"enabled"`
 }
 
 // Server configures the inbound HTTP listener.

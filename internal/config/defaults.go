@@ -48,6 +48,7 @@ func Default() Config {
 			KeepAliveInterval: 15 * time.Second,
 			Continuation:      Continuation{Enabled: true, MaxBufferBytes: 1 << 20},
 		},
+		Metrics:     Metrics{Enabled: true},
 		Idempotency: Idempotency{Enabled: true, Window: 24 * time.Hour, MaxEntries: 100000, MaxResultBytes: 4 << 20},
 	}
 }

@@ -33,7 +33,9 @@ func (s *Server) relayOnce(ctx context.Context, w http.ResponseWriter, r *http.R
 			return
 		}
 		rec.row.Channel = a.Target.Channel
+		started := time.Now()
 		resp, err := a.Target.Adapter.Do(ctx, rr.requestFor(a, rec.row.RequestID))
+		rec.upstream += time.Since(started) + a.Waited
 		var obj jsonpeek.Object
 		if err == nil {
 			if obj, err = jsonpeek.Parse(resp.Body); err != nil {
@@ -45,7 +47,7 @@ func (s *Server) relayOnce(ctx context.Context, w http.ResponseWriter, r *http.R
 		if err != nil {
 			continue
 		}
-		rec.upstream = resp.UpstreamRequestID
+		rec.upstreamID = resp.UpstreamRequestID
 		captureUsage(rec, obj)
 		if served, ok, _ := obj.String("model"); ok {
 			rec.row.ModelServed = clip(served, 200)
@@ -124,6 +126,9 @@ func (s *Server) recordAttempts(r *http.Request, rr *relayRequest) {
 	rec := recordFrom(r.Context())
 	records := rr.plan.Records()
 	rec.row.Attempts = len(records)
+	if s.opts.Metrics != nil {
+		rec.attempts = metricAttempts(records)
+	}
 	if len(records) == 0 {
 		return
 	}

@@ -180,10 +180,22 @@ func (c *continuation) adapt(data []byte) ([]byte, bool, error) {
 		}
 		return c.splice(data)
 	}
-	if !f.Content && !f.Finished && !bytes.Contains(data, []byte(`"usage"`)) {
+	if !f.Content && !f.Finished && !carriesUsage(data) {
 		return nil, false, nil
 	}
 	return c.stamp(data), true, nil
+}
+
+// carriesUsage reports whether a chunk holds a usage object. The
+// "usage":null that every chunk carries when usage was asked for does not
+// count: a continuation's role chunk carries it, and must still be dropped.
+func carriesUsage(data []byte) bool {
+	obj, err := jsonpeek.Parse(data)
+	if err != nil {
+		return false
+	}
+	raw, ok := obj.Raw("usage")
+	return ok && !isNull(raw)
 }
 
 // splice drops the delivered prefix from a regenerated content chunk.

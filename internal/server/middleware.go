@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tollgate/tollgate/internal/auth"
+	"github.com/tollgate/tollgate/internal/metrics"
 	"github.com/tollgate/tollgate/internal/store"
 )
 
@@ -27,13 +28,18 @@ const (
 // record is the per-request state the middleware and handlers share; it
 // becomes the request log row when the request ends.
 type record struct {
-	row      store.RequestLog
-	start    time.Time
-	err      *apiError // the error answered, if any
-	upstream string    // upstream request id
+	row        store.RequestLog
+	start      time.Time
+	err        *apiError // the error answered, if any
+	upstreamID string    // upstream request id
 	// statusOverride is the status to log when it differs from what was
 	// written, e.g. 499 for a client that left.
 	statusOverride int
+	// Bounded labels and facts for metrics.
+	endpoint string // chat, completions, embeddings, models, admin, other
+	model    string // the canonical configured model, "" when unresolved
+	attempts []metrics.Attempt
+	upstream time.Duration // time spent waiting on upstreams and backoffs
 }
 
 func recordFrom(ctx context.Context) *record {
@@ -122,7 +128,8 @@ func (s *Server) logged(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := recordFrom(r.Context())
 		sw := &statusWriter{ResponseWriter: w, now: s.opts.Now, start: rec.start}
-		rec.row.Endpoint = r.URL.Path
+		rec.row.Endpoint = clip(r.URL.Path, 200)
+		rec.endpoint = endpointLabel(r.URL.Path)
 		rec.row.ClientIP = clientIP(r)
 		rec.row.UserAgent = clip(r.UserAgent(), 200)
 		defer func() {
@@ -138,9 +145,6 @@ func (s *Server) logged(next http.Handler) http.Handler {
 
 // logRow hands the finished request's row to the request log.
 func (s *Server) logRow(rec *record, sw *statusWriter, panicked bool) {
-	if s.opts.RequestLog == nil {
-		return
-	}
 	row := rec.row
 	row.Status = sw.status
 	if rec.statusOverride != 0 {
@@ -165,7 +169,10 @@ func (s *Server) logRow(rec *record, sw *statusWriter, panicked bool) {
 	}
 	row.TTFB = sw.ttfb
 	row.Duration = s.opts.Now().Sub(rec.start)
-	s.opts.RequestLog.Log(row)
+	s.observe(rec, row)
+	if s.opts.RequestLog != nil {
+		s.opts.RequestLog.Log(row)
+	}
 }
 
 // authenticated resolves the Bearer key into a Principal.

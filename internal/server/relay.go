@@ -58,6 +58,9 @@ func (s *Server) relay(ep endpoint) http.Handler {
 			s.writeError(w, r, err)
 			return
 		}
+		recordFrom(r.Context()).model = rr.model.Name
+		s.opts.Metrics.InFlight(rr.stream, 1)
+		defer s.opts.Metrics.InFlight(rr.stream, -1)
 		w, finish, done := s.beginIdempotent(w, r, rr)
 		if done {
 			return

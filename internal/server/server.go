@@ -11,6 +11,7 @@ import (
 
 	"github.com/tollgate/tollgate/internal/auth"
 	"github.com/tollgate/tollgate/internal/idempotency"
+	"github.com/tollgate/tollgate/internal/metrics"
 	"github.com/tollgate/tollgate/internal/router"
 	"github.com/tollgate/tollgate/internal/store"
 )
@@ -56,6 +57,10 @@ type Options struct {
 	Idempotency idempotency.Store
 	// IdempotencyMaxBytes bounds a stored answer. Zero means 4 MiB.
 	IdempotencyMaxBytes int
+	// Metrics records request metrics. Nil records none.
+	Metrics *metrics.Metrics
+	// MetricsHandler serves GET /metrics. Nil leaves the route unknown.
+	MetricsHandler http.Handler
 	// Ready reports whether the server can take traffic (for /readyz).
 	// Nil means always ready.
 	Ready func() error
@@ -117,6 +122,9 @@ func (s *Server) routes() http.Handler {
 		mux.Handle(prefix+"/models/{id...}", s.api(http.MethodGet, http.HandlerFunc(s.getModel)))
 	}
 	mux.Handle("/admin/channels", s.logged(allow(http.MethodGet, s.authenticated(s.adminOnly(http.HandlerFunc(s.adminChannels))))))
+	if s.opts.MetricsHandler != nil {
+		mux.Handle("/metrics", s.plain(http.MethodGet, s.opts.MetricsHandler))
+	}
 	mux.Handle("/healthz", s.plain(http.MethodGet, http.HandlerFunc(s.healthz)))
 	mux.Handle("/readyz", s.plain(http.MethodGet, http.HandlerFunc(s.readyz)))
 	mux.Handle("/", s.logged(http.HandlerFunc(s.notFound)))

@@ -116,7 +116,7 @@ func (sr *streamRelay) attempt(ctx context.Context, a router.Attempt) error {
 		sr.rr.plan.Done(a, err)
 		return err
 	}
-	sr.rec.upstream = resp.UpstreamRequestID
+	sr.rec.upstreamID = resp.UpstreamRequestID
 	err = sr.forward(ctx, a, resp.Stream)
 	_ = resp.Stream.Close()
 	if errors.Is(err, errClientWrite) {
