@@ -181,15 +181,16 @@ func (p *Plan) Done(a Attempt, err error) {
 	rec := &p.records[a.N-1]
 	rec.Err = err
 	rec.Class = Classify(err)
-	p.lastRetry = 0
+	// A retry of the same channel waits at least the upstream's
+	// Retry-After, whatever the status (429, 503) that carried it.
+	p.lastRetry = retryAfter(err)
 	ch := a.Target.CircuitKey()
 	switch {
 	case err == nil:
 		p.breakerDo(func(b Breaker) { b.Success(ch, a.probe) })
 	case rec.Class == ClassCanceled:
 		p.breakerDo(func(b Breaker) { b.Release(ch, a.probe) })
-	case rec.Class == ClassRateLimit && retryAfter(err) > 0:
-		p.lastRetry = retryAfter(err)
+	case rec.Class == ClassRateLimit && p.lastRetry > 0:
 		p.x.rateLimited.Store(ch, p.now().Add(p.lastRetry))
 		p.breakerDo(func(b Breaker) {
 			b.Release(ch, a.probe)
@@ -218,7 +219,7 @@ func (p *Plan) mayContinue(c Class) bool {
 	if c == ClassCanceled {
 		return false
 	}
-	if slices.Contains(p.policy.RetryOn, c) {
+	if slices.Contains(p.policy.RetryOn, c) || c == ClassUpstreamAuth {
 		return true
 	}
 	for i := 1; i < len(p.models); i++ {
@@ -245,13 +246,19 @@ func (p *Plan) fallbackApplies(mi int, last *Record) bool {
 func (p *Plan) pick(last *Record) (Attempt, time.Duration, bool) {
 	m := p.models[p.mi]
 	sameModel := last != nil && last.mi == p.mi
-	if sameModel && last.Err != nil && !slices.Contains(p.policy.RetryOn, last.Class) {
+	// A channel whose credentials are rejected is broken, not the request:
+	// the model's other channels may serve, but nothing is retried.
+	failoverOnly := sameModel && last.Err != nil && last.Class == ClassUpstreamAuth
+	if sameModel && last.Err != nil && !failoverOnly && !slices.Contains(p.policy.RetryOn, last.Class) {
 		return Attempt{}, 0, false
 	}
 	base := Attempt{Model: m, Fallback: p.mi > 0, mi: p.mi}
 	if t, ok := p.choose(m, func(k routeKey) bool { return p.tries[k] == 0 }); ok {
 		base.Target = t
 		return base, 0, true
+	}
+	if failoverOnly {
+		return Attempt{}, 0, false
 	}
 	t, ok := p.choose(m, func(k routeKey) bool { return p.tries[k] > 0 && p.tries[k] < perTargetAttempts })
 	if !ok {
@@ -321,7 +328,9 @@ func (p *Plan) admit(a *Attempt) bool {
 		a.probe = probe
 	}
 	if p.x.Budget != nil {
-		if len(p.records) == 0 {
+		// The budget bounds repeats into a channel: a failover to a channel
+		// this request has not tried is a first attempt there.
+		if !a.Retry {
 			p.x.Budget.Request(ch)
 		} else if !p.x.Budget.TryRetry(ch) {
 			p.excluded[k] = true

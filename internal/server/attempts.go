@@ -55,6 +55,7 @@ func (s *Server) relayOnce(ctx context.Context, w http.ResponseWriter, r *http.R
 		h := w.Header()
 		h.Set("Content-Type", "application/json")
 		setOutcomeHeaders(h, rr, a, false)
+		s.settleSuccess(r, nil, resp.Body)
 		w.WriteHeader(http.StatusOK)
 		_, _ = w.Write(resp.Body)
 		return
@@ -142,6 +143,12 @@ func (s *Server) recordAttempts(r *http.Request, rr *relayRequest) {
 		var pe *provider.Error
 		if errors.As(rc.Err, &pe) {
 			rec.row.FailedPhase = string(pe.Phase)
+		}
+		if errors.Is(rc.Err, errTotalTimeout) {
+			// The request's total deadline ended the attempt: a timeout in
+			// the total phase, not a client that left.
+			rec.row.FailedPhase = string(provider.PhaseTotal)
+			rc.Class = router.ClassTimeout
 		}
 		rec.row.RetryReasons = appendReason(rec.row.RetryReasons, rc)
 	}

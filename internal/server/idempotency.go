@@ -68,14 +68,67 @@ func (s *Server) beginIdempotent(w http.ResponseWriter, r *http.Request, rr *rel
 		limit = idempotency.DefaultMaxResultBytes
 	}
 	rw := &recordingWriter{ResponseWriter: w, limit: limit}
-	finish := func() { s.finishIdempotent(r, rw, scope, key) }
+	claim := &idemClaim{rw: rw, scope: scope, key: key}
+	recordFrom(ctx).claim = claim
+	finish := func() { s.finishIdempotent(r, claim) }
 	return rw, finish, false
 }
 
-// finishIdempotent stores the answer, or releases the key when a retry of
-// the request could succeed (upstream failures, a cut stream, a client
-// that left).
-func (s *Server) finishIdempotent(r *http.Request, rw *recordingWriter, scope, key string) {
+// idemClaim is a request's hold on its Idempotency-Key.
+type idemClaim struct {
+	rw         *recordingWriter
+	scope, key string
+	settled    bool
+}
+
+// settleSuccess stores a successful answer just before its last bytes go
+// out, so a client that repeats the request as soon as it has the answer
+// gets the replay rather than a 409. For a stream, last is the final
+// event's data; for a body, body is the whole answer.
+func (s *Server) settleSuccess(r *http.Request, last, body []byte) {
+	rec := recordFrom(r.Context())
+	c := rec.claim
+	if c == nil || c.settled {
+		return
+	}
+	c.settled = true
+	res := idempotency.Result{Status: http.StatusOK, Header: replayHeaders(c.rw.Header())}
+	switch {
+	case c.rw.over || c.rw.buf.Len()+len(last)+len(body) > c.rw.limit:
+		res.TooLarge = true
+	case body != nil:
+		res.Body = bytes.Clone(body)
+	default:
+		res.Events = append(recordedEvents(c.rw.buf.Bytes()), bytes.Clone(last))
+	}
+	if err := s.opts.Idempotency.Finish(context.WithoutCancel(r.Context()), c.scope, c.key, res); err != nil {
+		s.log.Warn("storing an idempotent answer failed", "request_id", rec.row.RequestID, "error", err)
+	}
+}
+
+// recordedEvents splits a recorded event stream into event data.
+func recordedEvents(raw []byte) [][]byte {
+	var out [][]byte
+	rd := sse.NewReader(bytes.NewReader(raw), sse.ReaderOptions{})
+	for {
+		ev, err := rd.Next()
+		if err != nil {
+			return out
+		}
+		out = append(out, bytes.Clone(ev.Data))
+	}
+}
+
+// finishIdempotent settles the key when the request ends without a
+// success already stored: a deterministic answer (4xx) is stored, and the
+// key is released when a retry of the request could succeed (upstream
+// failures, a cut stream, a client that left).
+func (s *Server) finishIdempotent(r *http.Request, c *idemClaim) {
+	if c.settled {
+		return
+	}
+	c.settled = true
+	rw, scope, key := c.rw, c.scope, c.key
 	ctx := context.WithoutCancel(r.Context())
 	rec := recordFrom(r.Context())
 	status := rw.status
@@ -93,14 +146,7 @@ func (s *Server) finishIdempotent(r *http.Request, rw *recordingWriter, scope, k
 	case rw.over:
 		res.TooLarge = true
 	case rw.stream:
-		rd := sse.NewReader(bytes.NewReader(rw.buf.Bytes()), sse.ReaderOptions{})
-		for {
-			ev, err := rd.Next()
-			if err != nil {
-				break
-			}
-			res.Events = append(res.Events, bytes.Clone(ev.Data))
-		}
+		res.Events = recordedEvents(rw.buf.Bytes())
 	default:
 		res.Body = rw.buf.Bytes()
 	}

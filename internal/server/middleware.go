@@ -40,6 +40,7 @@ type record struct {
 	model    string // the canonical configured model, "" when unresolved
 	attempts []metrics.Attempt
 	upstream time.Duration // time spent waiting on upstreams and backoffs
+	claim    *idemClaim    // the request's Idempotency-Key, if any
 }
 
 func recordFrom(ctx context.Context) *record {

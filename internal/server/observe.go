@@ -43,7 +43,10 @@ func metricAttempts(records []router.Record) []metrics.Attempt {
 	for i, rc := range records {
 		a := metrics.Attempt{Channel: rc.Target.Channel, Class: string(rc.Class), Retry: rc.Retry, Fallback: rc.Fallback}
 		var pe *provider.Error
-		if errors.As(rc.Err, &pe) && pe.Kind == provider.KindTimeout {
+		switch {
+		case errors.Is(rc.Err, errTotalTimeout):
+			a.Class, a.Phase = string(router.ClassTimeout), string(provider.PhaseTotal)
+		case errors.As(rc.Err, &pe) && pe.Kind == provider.KindTimeout:
 			a.Phase = string(pe.Phase)
 		}
 		out[i] = a

@@ -262,10 +262,6 @@ func (sr *streamRelay) complete(a router.Attempt) {
 		}
 	}
 	sr.held = sr.held[:0]
-	if err := sr.sw.Done(); err != nil {
-		sr.clientGoneLocked(err)
-		return
-	}
 	sr.rec.row.Continued = sr.cont != nil
 	h := sr.w.Header()
 	h.Set(trailerAttempts, strconv.Itoa(len(sr.rr.plan.Records())))
@@ -273,6 +269,10 @@ func (sr *streamRelay) complete(a router.Attempt) {
 	h.Set(trailerModel, a.Model.Name)
 	h.Set(trailerFallback, strconv.FormatBool(a.Fallback))
 	h.Set(headerContinued, strconv.FormatBool(sr.cont != nil))
+	sr.s.settleSuccess(sr.r, []byte("[DONE]"), nil)
+	if err := sr.sw.Done(); err != nil {
+		sr.clientGoneLocked(err)
+	}
 }
 
 // fail ends the stream when no attempt is left: a real HTTP error while
@@ -331,6 +331,10 @@ func (sr *streamRelay) startKeepAlive() {
 	if sr.interval <= 0 {
 		return
 	}
+	// tick reads keepAlive under the lock, and may run before AfterFunc
+	// has returned.
+	sr.mu.Lock()
+	defer sr.mu.Unlock()
 	sr.keepAlive = time.AfterFunc(sr.interval, sr.tick)
 }
 
