@@ -16,12 +16,28 @@ import (
 	"github.com/tollgate/tollgate/internal/store/sqlite"
 )
 
-const keysUsage = `Usage: tollgate keys <create|list|revoke> [flags]
+const keysUsage = `Usage: tollgate keys <create|list|show|update|rotate|revoke> [flags]
 
-  create --name NAME [--models PATTERNS] [--expires WHEN] [--admin] [--json]
+  create --name NAME [key flags] [--admin] [--json]
          creates a key and prints its secret, once, on the last line
   list   [--json]
+  show   ID_OR_NAME [--json]
+  update ID_OR_NAME [--name NEW] [key flags] [--admin=true|false] [--json]
+         changes only the flags given; an empty value clears (--models '')
+  rotate ID_OR_NAME [--json]
+         replaces the secret; the new one is printed on the last line and
+         the old one stops working on running servers within a second
   revoke ID_OR_NAME
+
+Key flags:
+  --models PATTERNS      comma-separated model patterns (default: all)
+  --expires WHEN         duration from now (720h) or RFC 3339 time; 'never' clears
+  --owner OWNER          who the spend is billed to (prepaid balance)
+  --group GROUP          the key's group (see 'tollgate groups')
+  --env LABEL            environment label, e.g. test or live
+  --ip-allow CIDRS       comma-separated networks the key may be used from
+  --rpm N --tpm N --concurrency N --daily-requests N --daily-tokens N
+  --daily-cost AMOUNT --monthly-budget AMOUNT   (currency, e.g. 12.50)
 
 Every subcommand takes --config FILE (or --db PATH) to find the database.
 `
@@ -36,6 +52,12 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return keysCreate(ctx, args[1:], stdout, stderr)
 	case "list":
 		return keysList(ctx, args[1:], stdout, stderr)
+	case "show":
+		return keysShow(ctx, args[1:], stdout, stderr)
+	case "update":
+		return keysUpdate(ctx, args[1:], stdout, stderr)
+	case "rotate":
+		return keysRotate(ctx, args[1:], stdout, stderr)
 	case "revoke":
 		return keysRevoke(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
@@ -67,64 +89,30 @@ func dbFlags(fs *flag.FlagSet) func(ctx context.Context) (store.Store, error) {
 	}
 }
 
-// keyView is the non-secret view of a key printed by the CLI.
-type keyView struct {
-	ID        string     `json:"id"`
-	Name      string     `json:"name"`
-	Key       string     `json:"key"`
-	Models    []string   `json:"models"`
-	Admin     bool       `json:"admin"`
-	Status    string     `json:"status"`
-	ExpiresAt *time.Time `json:"expires_at"`
-	CreatedAt time.Time  `json:"created_at"`
-	Secret    string     `json:"secret,omitempty"`
-}
-
-func viewOf(k store.Key, now time.Time) keyView {
-	v := keyView{ID: k.ID, Name: k.Name, Key: auth.Mask(k.Last4), Models: k.Models, Admin: k.Admin, CreatedAt: k.CreatedAt.UTC(), Status: "active"}
-	if v.Models == nil {
-		v.Models = []string{}
-	}
-	if !k.ExpiresAt.IsZero() {
-		t := k.ExpiresAt.UTC()
-		v.ExpiresAt = &t
-		if !now.Before(k.ExpiresAt) {
-			v.Status = "expired"
-		}
-	}
-	if !k.RevokedAt.IsZero() {
-		v.Status = "revoked"
-	}
-	return v
-}
-
 func keysCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("keys create", "keys create --name NAME [--models PATTERNS] [--expires WHEN] [--json]", stderr)
+	fs := newFlagSet("keys create", "keys create --name NAME [key flags] [--admin] [--json]", stderr)
 	open := dbFlags(fs)
-	name := fs.String("name", "", "unique `name` for the key (required)")
-	models := fs.String("models", "", "comma-separated model `patterns` the key may use, e.g. 'gpt-4o*,sim-chat' (default: all)")
-	expires := fs.String("expires", "", "expiry as a duration from now (e.g. 720h) or an RFC 3339 `time` (default: never)")
-	admin := fs.Bool("admin", false, "make an admin key: it may use the admin API under /admin/, and only the models given with --models")
+	kf := addKeyFlags(fs)
 	asJSON := fs.Bool("json", false, "print JSON (the secret is in the \"secret\" field and alone on the last line)")
-	if err := parseFlags(fs, args); err != nil {
+	pos, err := parseArgs(fs, args)
+	if err != nil {
 		return err
 	}
-	if strings.TrimSpace(*name) == "" {
+	if len(pos) != 0 {
+		return fmt.Errorf("%w: keys create takes no arguments, got %q (use --name)", errUsage, pos)
+	}
+	if strings.TrimSpace(*kf.name) == "" {
 		return fmt.Errorf("%w: --name is required", errUsage)
 	}
-	now := time.Now()
-	k := store.Key{Name: strings.TrimSpace(*name), Models: splitList(*models), Admin: *admin}
-	for _, p := range k.Models {
-		if !validPattern(p) {
-			return fmt.Errorf("%w: --models: %q is not a valid pattern", errUsage, p)
-		}
+	st, err := open(ctx)
+	if err != nil {
+		return err
 	}
-	if *expires != "" {
-		t, err := parseExpiry(*expires, now)
-		if err != nil {
-			return fmt.Errorf("%w: --expires: %v", errUsage, err)
-		}
-		k.ExpiresAt = t
+	defer st.Close()
+	now := time.Now()
+	var k store.Key
+	if err := kf.apply(ctx, st, &k, now); err != nil {
+		return err
 	}
 	secret, err := auth.NewSecret()
 	if err != nil {
@@ -133,12 +121,7 @@ func keysCreate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if k.ID, err = auth.NewKeyID(); err != nil {
 		return err
 	}
-	k.Hash, k.Last4 = auth.Hash(secret), secret[len(secret)-4:]
-	st, err := open(ctx)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
+	k.Hash, k.Last4 = auth.Hash(secret), auth.Last4(secret)
 	created, err := st.CreateKey(ctx, k)
 	if errors.Is(err, store.ErrConflict) {
 		return fmt.Errorf("a key named %q already exists; pick another --name", k.Name)
@@ -146,14 +129,24 @@ func keysCreate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return fmt.Errorf("creating the key: %w", err)
 	}
-	v := viewOf(created, now)
-	if *asJSON {
+	return printSecret(stdout, viewOf(created, now), secret, *asJSON,
+		"Created key %s (%s). This is the only time the secret is shown; store it now:\n")
+}
+
+// printSecret prints a key with its new secret, the secret alone on the
+// last line. format takes the key's name and ID.
+func printSecret(stdout io.Writer, v keyView, secret string, asJSON bool, format string) error {
+	if asJSON {
 		v.Secret = secret
-		b, _ := json.Marshal(v)
+		b, err := json.Marshal(v)
+		if err != nil {
+			return err
+		}
 		fmt.Fprintf(stdout, "%s\n%s\n", b, secret)
 		return nil
 	}
-	fmt.Fprintf(stdout, "Created key %s (%s). This is the only time the secret is shown; store it now:\n%s\n", v.Name, v.ID, secret)
+	fmt.Fprintf(stdout, format, v.Name, v.ID)
+	fmt.Fprintln(stdout, secret)
 	return nil
 }
 
@@ -179,36 +172,154 @@ func keysList(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		views[i] = viewOf(k, now)
 	}
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(views)
+		return printJSON(stdout, views)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tNAME\tKEY\tSTATUS\tMODELS\tADMIN\tEXPIRES\tCREATED")
+	fmt.Fprintln(tw, "ID\tNAME\tKEY\tSTATUS\tOWNER\tGROUP\tENV\tMODELS\tADMIN\tEXPIRES\tCREATED")
 	for _, v := range views {
-		exp := "never"
-		if v.ExpiresAt != nil {
-			exp = v.ExpiresAt.Format(time.RFC3339)
-		}
-		m := "*"
-		switch {
-		case len(v.Models) > 0:
-			m = strings.Join(v.Models, ",")
-		case v.Admin:
-			m = "-"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%t\t%s\t%s\n", v.ID, v.Name, v.Key, v.Status, m, v.Admin, exp, v.CreatedAt.Format(time.RFC3339))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%t\t%s\t%s\n", v.ID, v.Name, v.Key, v.Status,
+			orDash(v.Owner), orDash(v.Group), orDash(v.Env), modelsText(v), v.Admin, expiresText(v), v.CreatedAt.Format(time.RFC3339))
 	}
 	return tw.Flush()
+}
+
+func keysShow(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("keys show", "keys show ID_OR_NAME [--json]", stderr)
+	open := dbFlags(fs)
+	asJSON := fs.Bool("json", false, "print JSON")
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return fmt.Errorf("%w: keys show takes exactly one key id or name", errUsage)
+	}
+	st, err := open(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	k, err := getKey(ctx, st, pos[0])
+	if err != nil {
+		return err
+	}
+	v := viewOf(k, time.Now())
+	if *asJSON {
+		return printJSON(stdout, v)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	for _, row := range [][2]string{
+		{"ID", v.ID}, {"Name", v.Name}, {"Key", v.Key}, {"Status", v.Status},
+		{"Owner", orDash(v.Owner)}, {"Group", orDash(v.Group)}, {"Env", orDash(v.Env)},
+		{"Models", modelsText(v)}, {"Admin", fmt.Sprint(v.Admin)}, {"IP allow", orDash(strings.Join(v.IPAllow, ","))},
+		{"Limits", v.Limits.String()}, {"Expires", expiresText(v)},
+		{"Created", v.CreatedAt.Format(time.RFC3339)}, {"Updated", v.UpdatedAt.Format(time.RFC3339)},
+	} {
+		fmt.Fprintf(tw, "%s:\t%s\n", row[0], row[1])
+	}
+	if v.RevokedAt != nil {
+		fmt.Fprintf(tw, "Revoked:\t%s\n", v.RevokedAt.Format(time.RFC3339))
+	}
+	return tw.Flush()
+}
+
+func keysUpdate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("keys update", "keys update ID_OR_NAME [--name NEW] [key flags] [--admin=true|false] [--json]", stderr)
+	open := dbFlags(fs)
+	kf := addKeyFlags(fs)
+	asJSON := fs.Bool("json", false, "print JSON")
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return fmt.Errorf("%w: keys update takes exactly one key id or name", errUsage)
+	}
+	if !changesSomething(fs, "config", "c", "db", "json") {
+		return fmt.Errorf("%w: keys update needs at least one flag saying what to change (see --help)", errUsage)
+	}
+	st, err := open(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	k, err := getKey(ctx, st, pos[0])
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	if err := kf.apply(ctx, st, &k, now); err != nil {
+		return err
+	}
+	k.UpdatedAt = time.Time{}
+	updated, err := st.UpdateKey(ctx, k)
+	if errors.Is(err, store.ErrConflict) {
+		return fmt.Errorf("a key named %q already exists; pick another --name", k.Name)
+	}
+	if err != nil {
+		return fmt.Errorf("updating the key: %w", err)
+	}
+	v := viewOf(updated, now)
+	if *asJSON {
+		return printJSON(stdout, v)
+	}
+	fmt.Fprintf(stdout, "Updated key %s (%s, %s). Running servers apply the change within a second.\n", v.Name, v.ID, v.Key)
+	return nil
+}
+
+func keysRotate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("keys rotate", "keys rotate ID_OR_NAME [--json]", stderr)
+	open := dbFlags(fs)
+	asJSON := fs.Bool("json", false, "print JSON (the secret is in the \"secret\" field and alone on the last line)")
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return fmt.Errorf("%w: keys rotate takes exactly one key id or name", errUsage)
+	}
+	st, err := open(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	k, err := getKey(ctx, st, pos[0])
+	if err != nil {
+		return err
+	}
+	if !k.RevokedAt.IsZero() {
+		return fmt.Errorf("key %s (%s) is revoked; create a new key instead of rotating it", k.Name, k.ID)
+	}
+	rotated, secret, err := rotateKey(ctx, st, k)
+	if err != nil {
+		return err
+	}
+	return printSecret(stdout, viewOf(rotated, time.Now()), secret, *asJSON,
+		"Rotated key %s (%s). The old secret stops working on running servers within a second. The new secret is shown only now:\n")
+}
+
+// rotateKey gives k a new secret and returns the stored key and the secret.
+func rotateKey(ctx context.Context, st store.Keys, k store.Key) (store.Key, string, error) {
+	secret, err := auth.NewSecret()
+	if err != nil {
+		return store.Key{}, "", err
+	}
+	k.Hash, k.Last4, k.UpdatedAt = auth.Hash(secret), auth.Last4(secret), time.Time{}
+	rotated, err := st.UpdateKey(ctx, k)
+	if err != nil {
+		return store.Key{}, "", fmt.Errorf("rotating the key: %w", err)
+	}
+	return rotated, secret, nil
 }
 
 func keysRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("keys revoke", "keys revoke [--config FILE] ID_OR_NAME", stderr)
 	open := dbFlags(fs)
-	if err := parseFlags(fs, args); err != nil {
+	pos, err := parseArgs(fs, args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
+	if len(pos) != 1 {
 		return fmt.Errorf("%w: keys revoke takes exactly one key id or name", errUsage)
 	}
 	st, err := open(ctx)
@@ -216,15 +327,51 @@ func keysRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	defer st.Close()
-	k, err := st.RevokeKey(ctx, fs.Arg(0), time.Now())
+	k, err := st.RevokeKey(ctx, pos[0], time.Now())
 	if errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("no key with id or name %q (see `tollgate keys list`)", fs.Arg(0))
+		return fmt.Errorf("no key with id or name %q (see `tollgate keys list`)", pos[0])
 	}
 	if err != nil {
 		return fmt.Errorf("revoking the key: %w", err)
 	}
 	fmt.Fprintf(stdout, "Revoked key %s (%s, %s). Running servers reject it within a second.\n", k.Name, k.ID, auth.Mask(k.Last4))
 	return nil
+}
+
+// getKey finds a key by ID or name with a helpful error.
+func getKey(ctx context.Context, st store.Keys, idOrName string) (store.Key, error) {
+	k, err := st.GetKey(ctx, idOrName)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Key{}, fmt.Errorf("no key with id or name %q (see `tollgate keys list`)", idOrName)
+	}
+	if err != nil {
+		return store.Key{}, fmt.Errorf("looking up the key: %w", err)
+	}
+	return k, nil
+}
+
+// printJSON prints v as indented JSON.
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func modelsText(v keyView) string {
+	switch {
+	case len(v.Models) > 0:
+		return strings.Join(v.Models, ",")
+	case v.Admin:
+		return "-"
+	}
+	return "*"
+}
+
+func expiresText(v keyView) string {
+	if v.ExpiresAt == nil {
+		return "never"
+	}
+	return v.ExpiresAt.Format(time.RFC3339)
 }
 
 func splitList(s string) []string {

@@ -3,9 +3,11 @@
 // Usage:
 //
 //	tollgate serve [--config FILE] [--addr HOST:PORT]
-//	tollgate keys create --name NAME [--models PATTERNS] [--expires WHEN] [--json]
-//	tollgate keys list [--json]
-//	tollgate keys revoke ID_OR_NAME
+//	tollgate keys create --name NAME [key and limit flags] [--json]
+//	tollgate keys list|show|update|rotate|revoke ...
+//	tollgate groups put|list|show ...
+//	tollgate prices put|list ...
+//	tollgate credits add|show ...
 //	tollgate models [--config FILE] [--json]
 //	tollgate version
 package main
@@ -35,7 +37,10 @@ Usage:
 
 Commands:
   serve     run the gateway (on the embedded defaults when no --config is given)
-  keys      create, list and revoke API keys
+  keys      create, list, show, update, rotate and revoke API keys
+  groups    set and list groups: model permissions, default limits, price multiplier
+  prices    set and list model prices (currency per million tokens)
+  credits   add prepaid credit to an owner and show the balance
   models    list the models tollgate can route
   version   print the version
 
@@ -63,6 +68,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runServe(ctx, args[1:], stdout, stderr)
 	case "keys":
 		err = runKeys(ctx, args[1:], stdout, stderr)
+	case "groups":
+		err = runGroups(ctx, args[1:], stdout, stderr)
+	case "prices":
+		err = runPrices(ctx, args[1:], stdout, stderr)
+	case "credits":
+		err = runCredits(ctx, args[1:], stdout, stderr)
 	case "models":
 		err = runModels(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-version":

@@ -13,11 +13,13 @@ import (
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/tollgate/tollgate/internal/auth"
 	"github.com/tollgate/tollgate/internal/backoff"
 	"github.com/tollgate/tollgate/internal/breaker"
 	"github.com/tollgate/tollgate/internal/config"
+	"github.com/tollgate/tollgate/internal/governance"
 	"github.com/tollgate/tollgate/internal/idempotency"
 	"github.com/tollgate/tollgate/internal/metrics"
 	"github.com/tollgate/tollgate/internal/provider"
@@ -28,6 +30,7 @@ import (
 	"github.com/tollgate/tollgate/internal/server"
 	"github.com/tollgate/tollgate/internal/simupstream"
 	"github.com/tollgate/tollgate/internal/store"
+	"github.com/tollgate/tollgate/internal/store/postgres"
 	"github.com/tollgate/tollgate/internal/store/sqlite"
 )
 
@@ -50,6 +53,14 @@ type App struct {
 	Budget *retrybudget.Budget
 	// Metrics records request metrics; nil when metrics are disabled.
 	Metrics *metrics.Metrics
+	// Governor enforces limits, quotas, budgets and balances.
+	Governor *governance.Engine
+	// Groups caches groups; Credits caches owners' credited totals.
+	Groups  *auth.GroupCache
+	Credits *governance.CreditCache
+
+	prices *priceCache
+	redis  *redis.Client
 
 	clients   []*http.Client
 	log       *slog.Logger
@@ -121,6 +132,9 @@ func (a *App) build(ctx context.Context, cfg config.Config, opts Options) error 
 		})
 		rl = a.logWriter
 	}
+	if err := a.buildGovernance(ctx, cfg); err != nil {
+		return err
+	}
 	var mh http.Handler
 	if cfg.Metrics.Enabled {
 		reg := prometheus.NewRegistry()
@@ -134,6 +148,7 @@ func (a *App) build(ctx context.Context, cfg config.Config, opts Options) error 
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	a.cancel = cancel
 	a.wg.Go(func() { a.Keys.Run(runCtx) })
+	a.runCaches(runCtx, cfg.Keys.RefreshInterval)
 	a.Handler = server.New(server.Options{
 		Keys:         a.Keys,
 		Routes:       routes,
@@ -150,6 +165,9 @@ func (a *App) build(ctx context.Context, cfg config.Config, opts Options) error 
 		Idempotency:         idempotencyStore(cfg.Idempotency),
 		IdempotencyMaxBytes: int(cfg.Idempotency.MaxResultBytes),
 		Metrics:             a.Metrics,
+		Governor:            a.Governor,
+		Admin:               a.Store,
+		OnKeyChange:         func(k store.Key) { a.Keys.Apply(k) },
 		MetricsHandler:      mh,
 	})
 	return nil
@@ -184,6 +202,9 @@ func (a *App) Close(ctx context.Context) error {
 				err = fmt.Errorf("flushing the request log: %w", cerr)
 			}
 		}
+		if a.redis != nil {
+			err = errors.Join(err, a.redis.Close())
+		}
 		err = errors.Join(err, a.Store.Close())
 	})
 	return err
@@ -191,6 +212,12 @@ func (a *App) Close(ctx context.Context) error {
 
 func openStore(ctx context.Context, db config.Database) (store.Store, error) {
 	switch db.Driver {
+	case "postgres":
+		st, err := postgres.Open(ctx, db.URL.Reveal())
+		if err != nil {
+			return nil, fmt.Errorf("opening the PostgreSQL database: %w", err)
+		}
+		return st, nil
 	case "sqlite":
 		st, err := sqlite.Open(ctx, db.Path)
 		if err != nil {

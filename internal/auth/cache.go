@@ -142,10 +142,14 @@ func (c *Cache) Apply(keys ...store.Key) {
 	next := &table{byHash: maps.Clone(old.byHash), byID: maps.Clone(old.byID)}
 	for _, k := range keys {
 		e, err := newEntry(k)
-		if err != nil {
+		if e == nil {
 			c.log.LogAttrs(context.Background(), slog.LevelError, "auth: skipping key record",
 				slog.String("key_id", k.ID), slog.Any("err", err))
 			continue
+		}
+		if err != nil {
+			c.log.LogAttrs(context.Background(), slog.LevelError, "auth: key has a malformed IP allow-list; it is usable from no address until fixed",
+				slog.String("key_id", k.ID), slog.Any("err", err))
 		}
 		if prev, ok := next.byID[k.ID]; ok {
 			if prev.rev > e.rev {
@@ -159,7 +163,9 @@ func (c *Cache) Apply(keys ...store.Key) {
 	c.snap.Store(next)
 }
 
-// newEntry converts a stored key into a cache entry.
+// newEntry converts a stored key into a cache entry. A nil entry means
+// the record is unusable and must be skipped; an entry with an error means
+// the key's IP allow-list is malformed and the entry allows no address.
 func newEntry(k store.Key) (*entry, error) {
 	e := &entry{
 		principal: Principal{
@@ -169,6 +175,10 @@ func newEntry(k store.Key) (*entry, error) {
 			Models:    append([]string(nil), k.Models...),
 			Admin:     k.Admin,
 			ExpiresAt: k.ExpiresAt,
+			Owner:     k.Owner,
+			Group:     k.Group,
+			Env:       k.Env,
+			Limits:    k.Limits,
 		},
 		revoked: !k.RevokedAt.IsZero(),
 		rev:     k.Rev,
@@ -176,6 +186,12 @@ func newEntry(k store.Key) (*entry, error) {
 	if n, err := hex.Decode(e.hash[:], []byte(k.Hash)); err != nil || n != sha256.Size || len(k.Hash) != 2*sha256.Size {
 		return nil, fmt.Errorf("hash is not hex SHA-256 (%d chars)", len(k.Hash))
 	}
+	ips, err := ParseIPAllow(k.IPAllow)
+	if err != nil {
+		e.principal.ipDenyAll = true
+		return e, err
+	}
+	e.principal.IPAllow = ips
 	return e, nil
 }
 

@@ -2,8 +2,12 @@ package auth
 
 import (
 	"errors"
+	"fmt"
+	"net/netip"
 	"path"
 	"time"
+
+	"github.com/tollgate/tollgate/internal/store"
 )
 
 // Sentinel errors returned by Cache.Lookup. They carry no secret material
@@ -36,6 +40,86 @@ type Principal struct {
 	// Admin keys may use the admin API. They may call only the models
 	// listed in Models, none when it is empty.
 	Admin bool
+	// Owner is who the key's spend is billed to; empty for none.
+	Owner string
+	// Group names the key's group; empty for none.
+	Group string
+	// Env is the key's environment label, such as "test" or "live".
+	Env string
+	// IPAllow lists the networks the key may be used from, parsed once
+	// when the cache loaded the key; empty allows any address (see
+	// AllowsIP). The slice is shared and must not be modified.
+	IPAllow []netip.Prefix
+	// Limits are the key's own limits; zero fields inherit the group's.
+	Limits store.Limits
+
+	// ipDenyAll is set when the stored allow-list could not be parsed: a
+	// key whose restriction cannot be honoured is usable from nowhere.
+	ipDenyAll bool
+}
+
+// AllowsIP reports whether p may be used from addr. An empty IPAllow
+// allows every address; otherwise addr must lie in one of the prefixes.
+// IPv4-mapped IPv6 addresses (::ffff:a.b.c.d) match IPv4 prefixes. An
+// invalid addr is allowed only by an empty list, and a key whose stored
+// list was malformed allows nothing.
+func (p Principal) AllowsIP(addr netip.Addr) bool {
+	if p.ipDenyAll {
+		return false
+	}
+	if len(p.IPAllow) == 0 {
+		return true
+	}
+	unmapped := addr.Unmap()
+	for _, pfx := range p.IPAllow {
+		if pfx.Contains(unmapped) || pfx.Contains(addr) {
+			return true
+		}
+	}
+	return false
+}
+
+// ParseIPAllow parses an allow-list as stored in store.Key.IPAllow: each
+// entry is a CIDR prefix ("10.0.0.0/8", "2001:db8::/32") or a single
+// address, which stands for itself alone (/32 or /128). Prefixes are
+// returned masked ("10.1.2.3/8" becomes 10.0.0.0/8) and IPv4-mapped IPv6
+// entries are unmapped. It fails on the first entry it cannot parse.
+func ParseIPAllow(entries []string) ([]netip.Prefix, error) {
+	if len(entries) == 0 {
+		return nil, nil
+	}
+	out := make([]netip.Prefix, 0, len(entries))
+	for _, e := range entries {
+		pfx, err := parseIPEntry(e)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, pfx)
+	}
+	return out, nil
+}
+
+// parseIPEntry parses one allow-list entry.
+func parseIPEntry(e string) (netip.Prefix, error) {
+	if addr, err := netip.ParseAddr(e); err == nil {
+		if addr.Zone() != "" {
+			return netip.Prefix{}, fmt.Errorf("auth: IP allow-list entry %q: zones are not allowed", e)
+		}
+		addr = addr.Unmap()
+		return netip.PrefixFrom(addr, addr.BitLen()), nil
+	}
+	pfx, err := netip.ParsePrefix(e)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("auth: IP allow-list entry %q is not a CIDR such as 10.0.0.0/8 or an address", e)
+	}
+	if a := pfx.Addr(); a.Is4In6() {
+		// ::ffff:10.0.0.0/104 is the IPv4 network 10.0.0.0/8.
+		if pfx.Bits() < 96 {
+			return netip.Prefix{}, fmt.Errorf("auth: IP allow-list entry %q: an IPv4-mapped prefix needs at least 96 bits", e)
+		}
+		pfx = netip.PrefixFrom(a.Unmap(), pfx.Bits()-96)
+	}
+	return pfx.Masked(), nil
 }
 
 // Allows reports whether p may use model. An empty Models list allows every

@@ -1,7 +1,8 @@
 // Package auth owns tollgate's API keys: the secret format, hashing at rest,
-// masking for display, the Principal a request runs as, and Cache, the
-// in-memory key table the request path authenticates against without
-// touching the store.
+// masking for display, the Principal a request runs as (with its IP
+// allow-list and limits), Cache, the in-memory key table the request path
+// authenticates against without touching the store, and GroupCache, the
+// same for groups.
 package auth
 
 import (

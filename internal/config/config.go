@@ -35,6 +35,11 @@ type Config struct {
 	Idempotency Idempotency `yaml:"idempotency"`
 	// Metrics configures the Prometheus endpoint.
 	Metrics Metrics `yaml:"metrics"`
+	// Limits configures tollgate's own rate limits and quota days.
+	Limits Limits `yaml:"limits"`
+	// Prices are the prices per million tokens per model name. Prices set
+	// through the CLI or admin API (stored in the database) win.
+	Prices map[string]Price `yaml:"prices"`
 }
 
 // Metrics configures the Prometheus endpoint.
@@ -61,8 +66,11 @@ type Server struct {
 
 // Database selects where keys and the request log are stored.
 type Database struct {
-	// Driver is the store backend. Only "sqlite" exists today. Default "sqlite".
+	// Driver is the store backend: "sqlite" (default) or "postgres".
 	Driver string `yaml:"driver"`
+	// URL is the PostgreSQL connection string (postgres driver), e.g.
+	// postgres://tollgate:${PGPASSWORD}@db:5432/tollgate.
+	URL redact.Secret `yaml:"url"`
 	// Path is the SQLite file. Default "tollgate.db" in the working
 	// directory; ":memory:" keeps everything in memory (lost on exit).
 	Path string `yaml:"path"`
@@ -82,7 +90,7 @@ type RequestLog struct {
 	// Enabled turns the request log on. Default true.
 	Enabled bool `yaml:"enabled"`
 	// QueueSize bounds the rows waiting to be written; beyond it rows are
-	// dropped and counted. Default 16384.
+	// dropped and counted. Default 4096.
 	QueueSize int `yaml:"queue_size"`
 	// BatchSize is the most rows written in one transaction. Default 512.
 	BatchSize int `yaml:"batch_size"`

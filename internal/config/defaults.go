@@ -20,7 +20,7 @@ func Default() Config {
 		Log:      Log{Level: "info", Format: "text"},
 		RequestLog: RequestLog{
 			Enabled:       true,
-			QueueSize:     16384,
+			QueueSize:     4096,
 			BatchSize:     512,
 			FlushInterval: 200 * time.Millisecond,
 		},
@@ -48,7 +48,11 @@ func Default() Config {
 			KeepAliveInterval: 15 * time.Second,
 			Continuation:      Continuation{Enabled: true, MaxBufferBytes: 1 << 20},
 		},
-		Metrics:     Metrics{Enabled: true},
+		Metrics: Metrics{Enabled: true},
+		Limits: Limits{
+			Backend: "memory", DayStart: "00:00", TimeZone: "UTC", DefaultMaxTokens: 1024,
+			Redis: Redis{OnError: "fail_closed", Timeout: 250 * time.Millisecond},
+		},
 		Idempotency: Idempotency{Enabled: true, Window: 24 * time.Hour, MaxEntries: 100000, MaxResultBytes: 4 << 20},
 	}
 }

@@ -34,6 +34,7 @@ func (c *Config) Validate() []error {
 	var v validator
 	c.validateServer(&v)
 	c.validateResilience(&v)
+	c.validateGovernance(&v)
 	c.validateChannels(&v)
 	c.validateModels(&v)
 	return v.problems
@@ -61,11 +62,14 @@ func (c *Config) validateServer(v *validator) {
 	v.positive("server.read_header_timeout", c.Server.ReadHeaderTimeout)
 	v.positive("server.idle_timeout", c.Server.IdleTimeout)
 	v.positive("server.shutdown_timeout", c.Server.ShutdownTimeout)
-	if c.Database.Driver != "sqlite" {
-		v.addf("database.driver", "unknown driver %q (supported: sqlite)", c.Database.Driver)
-	}
-	if c.Database.Path == "" {
-		v.addf("database.path", "required")
+	switch c.Database.Driver {
+	case "sqlite":
+		if c.Database.Path == "" {
+			v.addf("database.path", "required for the sqlite driver")
+		}
+	case "postgres":
+	default:
+		v.addf("database.driver", "unknown driver %q (sqlite or postgres)", c.Database.Driver)
 	}
 	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
 		v.addf("log.level", "want debug, info, warn or error, got %q", c.Log.Level)

@@ -62,15 +62,29 @@ type Object struct {
 // object, and indexes the object's members. It returns a *SyntaxError if
 // body is not valid JSON and ErrNotObject if its value is not an object.
 func Parse(body []byte) (Object, error) {
+	var o Object
+	err := ParseInto(&o, body)
+	return o, err
+}
+
+// ParseInto is Parse into an existing Object, reusing its member list, so
+// that parsing many small documents in a row (stream chunks) allocates
+// nothing once the list has grown. On error o is left empty.
+func ParseInto(o *Object, body []byte) error {
+	members := o.members[:0]
+	*o = Object{}
 	if !json.Valid(body) {
-		return Object{}, syntaxError(body)
+		return syntaxError(body)
 	}
 	i := skipSpace(body, 0)
 	if body[i] != '{' {
-		return Object{}, ErrNotObject
+		return ErrNotObject
 	}
-	o := Object{body: body, open: i}
-	o.members = make([]member, 0, countHint(body))
+	o.body, o.open = body, i
+	if cap(members) == 0 {
+		members = make([]member, 0, countHint(body))
+	}
+	o.members = members
 	i = skipSpace(body, i+1)
 	for body[i] != '}' {
 		m := member{keyStart: i}
@@ -79,7 +93,8 @@ func Parse(body []byte) (Object, error) {
 		if raw := body[m.keyStart+1 : m.keyEnd-1]; bytes.IndexByte(raw, '\\') >= 0 || !utf8.Valid(raw) {
 			key, err := decodeString(body[m.keyStart:m.keyEnd])
 			if err != nil {
-				return Object{}, fmt.Errorf("jsonpeek: decoding key at offset %d: %w", m.keyStart, err)
+				*o = Object{}
+				return fmt.Errorf("jsonpeek: decoding key at offset %d: %w", m.keyStart, err)
 			}
 			m.escaped, m.key = true, key
 		}
@@ -92,7 +107,7 @@ func Parse(body []byte) (Object, error) {
 			i = skipSpace(body, i+1)
 		}
 	}
-	return o, nil
+	return nil
 }
 
 // syntaxError describes why body is not valid JSON; it is only called on the

@@ -34,6 +34,26 @@ func (o Object) Patch(edits ...Edit) []byte {
 	if o.body == nil {
 		return nil
 	}
+	return o.AppendPatch(make([]byte, 0, o.patchSize(edits)), edits...)
+}
+
+// patchSize bounds the length of the patched body.
+func (o Object) patchSize(edits []Edit) int {
+	size := len(o.body)
+	for _, e := range edits {
+		if !e.Delete {
+			size += len(e.Value) + quotedLenBound(e.Key) + len(",:null")
+		}
+	}
+	return size
+}
+
+// AppendPatch is Patch appending to dst, so a caller that patches many
+// documents can reuse one buffer.
+func (o Object) AppendPatch(dst []byte, edits ...Edit) []byte {
+	if o.body == nil {
+		return dst
+	}
 	// first[k] is the member that effective edit k writes to: unset (-1),
 	// or superseded (-2) when a later edit names the same key.
 	var stack [stackEdits]int
@@ -41,7 +61,6 @@ func (o Object) Patch(edits ...Edit) []byte {
 	if len(edits) > stackEdits {
 		first = make([]int, 0, len(edits))
 	}
-	size := len(o.body)
 	for k, e := range edits {
 		first = append(first, -1)
 		for _, later := range edits[k+1:] {
@@ -50,14 +69,10 @@ func (o Object) Patch(edits ...Edit) []byte {
 				break
 			}
 		}
-		if first[k] == -1 && !e.Delete {
-			size += len(e.Value) + quotedLenBound(e.Key) + len(",:null")
-		}
 	}
 
 	b := o.body
-	out := make([]byte, 0, size)
-	out = append(out, b[:o.open+1]...)
+	out := append(dst, b[:o.open+1]...)
 	written := 0
 	for i, m := range o.members {
 		value := b[m.valStart:m.valEnd]

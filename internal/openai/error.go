@@ -19,6 +19,9 @@ type ErrorBody struct {
 	Type    string  `json:"type"`
 	Param   *string `json:"param"`
 	Code    *string `json:"code"`
+	// ResetAt is tollgate's addition on limit errors: when the limit
+	// resets (RFC 3339).
+	ResetAt string `json:"resetAt,omitempty"`
 }
 
 // ErrorResponse is the envelope OpenAI uses for every error:

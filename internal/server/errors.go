@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tollgate/tollgate/internal/auth"
+	"github.com/tollgate/tollgate/internal/governance"
 	"github.com/tollgate/tollgate/internal/openai"
 	"github.com/tollgate/tollgate/internal/provider"
 	"github.com/tollgate/tollgate/internal/redact"
@@ -37,6 +38,8 @@ type apiError struct {
 	Param      string
 	Message    string
 	RetryAfter time.Duration
+	// ResetAt is when the limit that refused the request resets.
+	ResetAt time.Time
 	// NoRetry sets x-should-retry: false, telling SDKs a retry is pointless.
 	NoRetry bool
 	Cause   error
@@ -69,7 +72,9 @@ func writeErrorTo(w http.ResponseWriter, r *http.Request, ae *apiError) {
 	h.Set("Content-Type", "application/json")
 	if ae.RetryAfter > 0 {
 		h.Set("Retry-After", strconv.FormatInt(int64(math.Ceil(ae.RetryAfter.Seconds())), 10))
-		h.Set("retry-after-ms", strconv.FormatInt(ae.RetryAfter.Milliseconds(), 10))
+		// Rounded up, like Retry-After: a client that waits exactly this
+		// long must not come back a fraction of a millisecond early.
+		h.Set("retry-after-ms", strconv.FormatInt(int64((ae.RetryAfter+time.Millisecond-1)/time.Millisecond), 10))
 	}
 	if ae.NoRetry {
 		h.Set("x-should-retry", "false")
@@ -85,7 +90,13 @@ func errorBody(ae *apiError, id string) openai.ErrorResponse {
 	if id != "" {
 		msg += " (request id: " + id + ")"
 	}
-	return openai.NewError(ae.Type, ae.Code, ae.Param, msg)
+	body := openai.NewError(ae.Type, ae.Code, ae.Param, msg)
+	if !ae.ResetAt.IsZero() {
+		// To the millisecond, rounded up, so that waiting until resetAt is
+		// never too early (whole seconds would cut up to a second off).
+		body.Error.ResetAt = ae.ResetAt.Add(time.Millisecond - 1).Truncate(time.Millisecond).UTC().Format(time.RFC3339Nano)
+	}
+	return body
 }
 
 func requestID(r *http.Request) string {
@@ -112,6 +123,18 @@ func toAPIError(err error) *apiError {
 	var pe *provider.Error
 	if errors.As(err, &pe) {
 		return upstreamError(pe)
+	}
+	var le *governance.LimitError
+	if errors.As(err, &le) {
+		return limitError(le)
+	}
+	if errors.Is(err, governance.ErrUnavailable) {
+		return &apiError{Status: http.StatusServiceUnavailable, Type: typeServerError, Code: "limits_unavailable", RetryAfter: time.Second,
+			Message: "tollgate cannot check your limits right now (its limits backend is unreachable), so it does not send requests upstream. Retry shortly.", Cause: err}
+	}
+	if errors.Is(err, governance.ErrGroupModel) {
+		return &apiError{Status: http.StatusForbidden, Type: typeForbidden, Code: "model_not_in_group", Param: "model",
+			Message: "This model is not available to your key's group. Use a model listed by GET /v1/models, or ask your tollgate operator to add it to the group.", Cause: err}
 	}
 	return &apiError{Status: http.StatusInternalServerError, Type: typeServerError, Code: "internal_error",
 		Message: "tollgate hit an internal error; it has been logged. Retry, and report the request id if it persists.", Cause: err}

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -190,6 +191,14 @@ func (s *Server) authenticated(next http.Handler) http.Handler {
 		if err != nil {
 			s.writeError(w, r, authError(err, secret))
 			return
+		}
+		if !p.AllowsIP(netip.Addr{}) { // a restricted key: check the caller's address
+			addr, perr := netip.ParseAddr(clientIP(r))
+			if perr != nil || !p.AllowsIP(addr.Unmap()) {
+				s.writeError(w, r, &apiError{Status: http.StatusForbidden, Type: typeForbidden, Code: "ip_not_allowed",
+					Message: "The key " + p.Masked + " may not be used from this address (" + clip(clientIP(r), 64) + "). Call from an allowed network, or ask your tollgate operator to update the key's IP allow-list."})
+				return
+			}
 		}
 		rec := recordFrom(r.Context())
 		rec.row.KeyID, rec.row.KeyName, rec.row.KeyMasked = p.KeyID, p.Name, p.Masked

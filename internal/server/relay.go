@@ -66,6 +66,13 @@ func (s *Server) relay(ep endpoint) http.Handler {
 			return
 		}
 		defer finish()
+		adm, err := s.admit(r, rr)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		adm.RateHeaders(w.Header())
+		defer s.settle(r, adm)
 		ctx := r.Context()
 		var deadline time.Time
 		if rr.deadline > 0 {
@@ -228,6 +235,9 @@ func captureUsage(rec *record, obj jsonpeek.Object) bool {
 		return false
 	}
 	rec.row.PromptTokens, rec.row.CompletionTokens, rec.row.TotalTokens = u.PromptTokens, u.CompletionTokens, u.TotalTokens
+	if u.PromptTokensDetails != nil {
+		rec.row.CachedTokens = u.PromptTokensDetails.CachedTokens
+	}
 	return true
 }
 

@@ -57,6 +57,9 @@ type Options struct {
 	Idempotency idempotency.Store
 	// IdempotencyMaxBytes bounds a stored answer. Zero means 4 MiB.
 	IdempotencyMaxBytes int
+	// Governor enforces rate limits, quotas, budgets and balances. Nil
+	// admits everything.
+	Governor Governor
 	// Metrics records request metrics. Nil records none.
 	Metrics *metrics.Metrics
 	// MetricsHandler serves GET /metrics. Nil leaves the route unknown.
@@ -66,6 +69,14 @@ type Options struct {
 	Ready func() error
 	// Now returns the current time. Nil means time.Now.
 	Now func() time.Time
+
+	// Admin backs the governance admin API (/admin/keys, groups, prices,
+	// credits, owners; see admin_keys.go). Nil leaves those routes unknown.
+	Admin AdminStore
+	// OnKeyChange, if set, receives every key the admin API creates,
+	// updates, rotates or revokes, so the key cache can apply it at once.
+	// It must not block.
+	OnKeyChange func(store.Key)
 }
 
 // Continuation configures stream continuation.
@@ -122,6 +133,9 @@ func (s *Server) routes() http.Handler {
 		mux.Handle(prefix+"/models/{id...}", s.api(http.MethodGet, http.HandlerFunc(s.getModel)))
 	}
 	mux.Handle("/admin/channels", s.logged(allow(http.MethodGet, s.authenticated(s.adminOnly(http.HandlerFunc(s.adminChannels))))))
+	if s.opts.Admin != nil {
+		s.adminRoutes(mux) // governance admin API, admin_keys.go
+	}
 	if s.opts.MetricsHandler != nil {
 		mux.Handle("/metrics", s.plain(http.MethodGet, s.opts.MetricsHandler))
 	}

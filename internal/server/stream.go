@@ -47,12 +47,15 @@ type streamRelay struct {
 	keepAlive *time.Timer
 	interval  time.Duration
 
-	held     [][]byte // pre-content chunks of the current attempt
-	content  bool     // content reached the client
-	finished bool     // the current attempt sent a finish_reason
-	script   transcript
-	origErr  error // the first failure after content was sent
-	cont     *continuation
+	held      [][]byte        // pre-content chunks of the current attempt
+	unflushed bool            // events were written but not flushed yet
+	obj       jsonpeek.Object // reused to parse each chunk
+	patched   []byte          // reused for chunks with fields removed
+	content   bool            // content reached the client
+	finished  bool            // the current attempt sent a finish_reason
+	script    transcript
+	origErr   error // the first failure after content was sent
+	cont      *continuation
 }
 
 // relayStream serves a streaming request through the attempts its plan
@@ -130,7 +133,15 @@ func (sr *streamRelay) attempt(ctx context.Context, a router.Attempt) error {
 // forward copies one upstream stream to the client until it ends.
 func (sr *streamRelay) forward(ctx context.Context, a router.Attempt, st provider.Stream) error {
 	sr.held, sr.finished = sr.held[:0], false
+	pending, _ := st.(pendingStream)
 	for {
+		// Events that arrived together go out with one flush; as soon as
+		// nothing more is waiting, what was written is flushed.
+		if sr.unflushed && (pending == nil || !pending.Pending()) {
+			if err := sr.flush(); err != nil {
+				return err
+			}
+		}
 		ev, err := st.Next(ctx)
 		if err != nil {
 			var pe *provider.Error
@@ -169,8 +180,8 @@ func (sr *streamRelay) forward(ctx context.Context, a router.Attempt, st provide
 // strips the usage tollgate asked for on the client's behalf. A malformed
 // chunk is skipped and logged: garbage never reaches the client.
 func (sr *streamRelay) filter(a router.Attempt, data []byte) ([]byte, bool, error) {
-	obj, err := jsonpeek.Parse(data)
-	if err != nil {
+	obj := &sr.obj
+	if err := jsonpeek.ParseInto(obj, data); err != nil {
 		sr.s.log.Warn("skipping malformed upstream stream event", "request_id", sr.rec.row.RequestID, "channel", a.Target.Channel, "error", err)
 		return nil, false, nil
 	}
@@ -184,13 +195,13 @@ func (sr *streamRelay) filter(a router.Attempt, data []byte) ([]byte, bool, erro
 	if !sr.finished && openai.ScanChunk(data).Finished {
 		sr.finished = true
 	}
-	hadUsage := captureUsage(sr.rec, obj)
+	hadUsage := captureUsage(sr.rec, *obj)
 	if hadUsage && sr.cont != nil {
 		sr.cont.combineUsage(sr.rec)
 	}
 	if sr.rr.wantUsage {
 		if hadUsage && sr.cont != nil {
-			return sr.cont.patchUsage(obj, sr.rec), true, nil
+			return sr.cont.patchUsage(*obj, sr.rec), true, nil
 		}
 		return data, true, nil
 	}
@@ -200,7 +211,8 @@ func (sr *streamRelay) filter(a router.Attempt, data []byte) ([]byte, bool, erro
 		}
 	}
 	if obj.Has("usage") {
-		return obj.Patch(jsonpeek.Edit{Key: "usage", Delete: true}), true, nil
+		sr.patched = obj.AppendPatch(sr.patched[:0], jsonpeek.Edit{Key: "usage", Delete: true})
+		return sr.patched, true, nil
 	}
 	return data, true, nil
 }
@@ -213,19 +225,37 @@ func (sr *streamRelay) send(a router.Attempt, data []byte) error {
 		sr.commitLocked(&a)
 	}
 	for _, h := range sr.held {
-		if err := sr.sw.Data(h); err != nil {
+		if err := sr.sw.DataNoFlush(h); err != nil {
 			return errClientWrite
 		}
 		sr.script.add(h)
 	}
 	sr.held = sr.held[:0]
-	if err := sr.sw.Data(data); err != nil {
+	if err := sr.sw.DataNoFlush(data); err != nil {
 		return errClientWrite
 	}
+	sr.unflushed = true
 	sr.script.add(data)
 	sr.content = true
 	sr.resetKeepAliveLocked()
 	return nil
+}
+
+// flush sends what send wrote.
+func (sr *streamRelay) flush() error {
+	sr.mu.Lock()
+	defer sr.mu.Unlock()
+	sr.unflushed = false
+	if err := sr.sw.Flush(); err != nil {
+		return errClientWrite
+	}
+	return nil
+}
+
+// pendingStream is implemented by streams that can tell whether their next
+// event has already arrived.
+type pendingStream interface {
+	Pending() bool
 }
 
 // commitLocked sends the 200 and the SSE headers. a is the attempt whose

@@ -278,3 +278,35 @@ func (r *Reader) cut() (line []byte, ok bool) {
 func IsDone(data []byte) bool {
 	return string(bytes.Trim(data, " \t")) == "[DONE]"
 }
+
+// Pending reports whether the input already buffered holds the whole next
+// event with data, so that Next will return it without waiting for the
+// network. A relay uses it to send events that arrived together with one
+// flush, while still flushing at once whenever nothing more is waiting.
+func (r *Reader) Pending() bool {
+	if len(r.rest) > 0 || r.err != nil || r.eof {
+		return false
+	}
+	n := r.br.Buffered()
+	if n == 0 {
+		return false
+	}
+	b, err := r.br.Peek(n)
+	if err != nil {
+		return false
+	}
+	end := blankLine(b)
+	return end >= 0 && bytes.Contains(b[:end], []byte("data"))
+}
+
+// blankLine returns the index of the first empty line in b (the end of an
+// event), or -1.
+func blankLine(b []byte) int {
+	end := -1
+	for _, sep := range [...]string{"\n\n", "\r\n\r\n", "\r\r"} {
+		if i := bytes.Index(b, []byte(sep)); i >= 0 && (end < 0 || i < end) {
+			end = i
+		}
+	}
+	return end
+}

@@ -83,6 +83,37 @@ func (w *Writer) Done() error {
 	return w.send()
 }
 
+// DataNoFlush writes an event like Data but does not flush it: the caller
+// knows another event follows at once and calls Flush (or Data) after it.
+func (w *Writer) DataNoFlush(data []byte) error {
+	w.buf = appendData(w.buf[:0], data)
+	w.buf = append(w.buf, '\n')
+	return w.write()
+}
+
+// Flush flushes what was written.
+func (w *Writer) Flush() error {
+	if w.flush == nil {
+		return nil
+	}
+	if err := w.flush(); err != nil {
+		return fmt.Errorf("sse: flushing event: %w", err)
+	}
+	return nil
+}
+
+// write writes the buffered event in one call.
+func (w *Writer) write() error {
+	_, err := w.w.Write(w.buf)
+	if cap(w.buf) > maxKeptBuffer {
+		w.buf = nil
+	}
+	if err != nil {
+		return fmt.Errorf("sse: writing event: %w", err)
+	}
+	return nil
+}
+
 // send writes the buffered event in one call and flushes it.
 func (w *Writer) send() error {
 	_, err := w.w.Write(w.buf)

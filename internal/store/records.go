@@ -21,6 +21,17 @@ type Key struct {
 	Models []string
 	// Admin keys may use the admin API under /admin/.
 	Admin bool
+	// Owner is who the key's spend is billed to (a person, project or
+	// customer); owners hold prepaid balances. Empty: no balance applies.
+	Owner string
+	// Group names the key's group; empty for none.
+	Group string
+	// Env is a free label such as "test" or "live".
+	Env string
+	// IPAllow lists CIDRs the key may be used from; empty allows any.
+	IPAllow []string
+	// Limits are the key's own limits; zero fields inherit the group's.
+	Limits Limits
 	// ExpiresAt is when the key stops working; zero means never.
 	ExpiresAt time.Time
 	// RevokedAt is when the key was revoked; zero means it is active.
@@ -99,6 +110,16 @@ type RequestLog struct {
 	// Truncated reports whether the client got an incomplete answer (a
 	// stream ended with an error event after content was sent).
 	Truncated bool
+	// Owner and Group are the calling key's, for spend per owner and group.
+	Owner string
+	Group string
+	// CachedTokens is the part of PromptTokens served from a prompt cache.
+	CachedTokens int64
+	// CostMicros is the request's cost in Money units.
+	CostMicros Money
+	// Charged reports whether the cost was charged; failed and unserved
+	// requests are not.
+	Charged bool
 }
 
 // DefaultLogLimit is the number of rows ListRequestLogs returns when

@@ -36,6 +36,16 @@ type Keys interface {
 	GetKey(ctx context.Context, idOrName string) (Key, error)
 	// ListKeys returns every key ordered by CreatedAt, then ID.
 	ListKeys(ctx context.Context) ([]Key, error)
+	// UpdateKey replaces the mutable fields of the key with k.ID (Name,
+	// Hash and Last4 for a rotation, Models, Admin, Owner, Group, Env,
+	// IPAllow, Limits, ExpiresAt), sets UpdatedAt to k.UpdatedAt (the
+	// current time if zero), assigns a new Rev and returns the stored
+	// record. The key is found by ID only. RevokedAt and CreatedAt are
+	// kept; k.RevokedAt, k.CreatedAt and k.Rev are ignored. ID, Name and
+	// Hash are required (ErrInvalid). ErrNotFound if there is no such key,
+	// ErrConflict on a duplicate Name or Hash. After a rotation the old
+	// hash is free for other keys.
+	UpdateKey(ctx context.Context, k Key) (Key, error)
 	// RevokeKey marks the key revoked at the given time (the current time
 	// if at is zero), sets UpdatedAt to the same time and assigns a new
 	// Rev. Revoking an already revoked key changes nothing and returns the
@@ -64,6 +74,9 @@ type RequestLogs interface {
 type Store interface {
 	Keys
 	RequestLogs
+	Groups
+	Prices
+	Balances
 	// Close releases the backend's resources. It is safe to call more
 	// than once.
 	Close() error

@@ -133,6 +133,9 @@ func (s *stream) fail(ctx context.Context, err error) error {
 		Message: "the connection broke in the middle of the stream", Err: err}
 }
 
+// Pending reports whether the next event has already been received.
+func (s *stream) Pending() bool { return s.reader.Pending() }
+
 // Close releases the connection; safe to call more than once.
 func (s *stream) Close() error {
 	s.closing.Do(func() {

@@ -42,28 +42,48 @@ func encodeDuration(d time.Duration) int64 { return d.Microseconds() }
 // decodeDuration is the inverse of encodeDuration.
 func decodeDuration(us int64) time.Duration { return time.Duration(us) * time.Microsecond }
 
-// encodeModels returns the model list as JSON text; nil encodes as "[]".
-func encodeModels(models []string) (string, error) {
-	if len(models) == 0 {
+// encodeList returns a string list (model patterns, CIDRs) as JSON text;
+// nil encodes as "[]".
+func encodeList(list []string) (string, error) {
+	if len(list) == 0 {
 		return "[]", nil
 	}
-	b, err := json.Marshal(models)
+	b, err := json.Marshal(list)
 	if err != nil {
-		return "", fmt.Errorf("encode models: %w", err)
+		return "", fmt.Errorf("encode list: %w", err)
 	}
 	return string(b), nil
 }
 
-// decodeModels is the inverse of encodeModels; an empty list decodes as nil.
-func decodeModels(s string) ([]string, error) {
-	var models []string
-	if err := json.Unmarshal([]byte(s), &models); err != nil {
-		return nil, fmt.Errorf("decode models: %w", err)
+// decodeList is the inverse of encodeList; an empty list decodes as nil.
+func decodeList(s string) ([]string, error) {
+	var list []string
+	if err := json.Unmarshal([]byte(s), &list); err != nil {
+		return nil, fmt.Errorf("decode list: %w", err)
 	}
-	if len(models) == 0 {
+	if len(list) == 0 {
 		return nil, nil
 	}
-	return models, nil
+	return list, nil
+}
+
+// encodeLimits returns l as JSON text; zero fields are left out, so zero
+// Limits encode as "{}".
+func encodeLimits(l store.Limits) (string, error) {
+	b, err := json.Marshal(l)
+	if err != nil {
+		return "", fmt.Errorf("encode limits: %w", err)
+	}
+	return string(b), nil
+}
+
+// decodeLimits is the inverse of encodeLimits.
+func decodeLimits(s string) (store.Limits, error) {
+	var l store.Limits
+	if err := json.Unmarshal([]byte(s), &l); err != nil {
+		return store.Limits{}, fmt.Errorf("decode limits: %w", err)
+	}
+	return l, nil
 }
 
 // boolInt returns 1 for true and 0 for false.

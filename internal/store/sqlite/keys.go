@@ -9,13 +9,17 @@ import (
 	"github.com/tollgate/tollgate/internal/store"
 )
 
-const keyColumns = `id, name, hash, last4, models, expires_at, revoked_at, created_at, updated_at, rev, admin`
+const keyColumns = `id, name, hash, last4, models, expires_at, revoked_at, created_at, updated_at, rev, admin,
+	owner, group_name, env, ip_allow, limits`
 
-// nextRev is the next change sequence number. It is evaluated inside the
+// nextRev returns the SQL expression for the next change sequence number of
+// table (a constant name, never user input). It is evaluated inside the
 // write transaction, which BEGIN IMMEDIATE serialises across connections
-// and processes, so revs are strictly increasing. Keys are never deleted,
-// so MAX(rev) never goes backwards.
-const nextRev = `(SELECT COALESCE(MAX(rev), 0) + 1 FROM keys)`
+// and processes, so revs are strictly increasing per table. Rows of the
+// versioned tables are never deleted, so MAX(rev) never goes backwards.
+func nextRev(table string) string {
+	return `(SELECT COALESCE(MAX(rev), 0) + 1 FROM ` + table + `)`
+}
 
 // rowScanner is satisfied by *sql.Row and *sql.Rows.
 type rowScanner interface {
@@ -26,16 +30,23 @@ type rowScanner interface {
 func scanKey(r rowScanner) (store.Key, error) {
 	var (
 		k                                  store.Key
-		models                             string
+		models, ipAllow, limits            string
 		admin                              int64
 		expires, revoked, created, updated sql.NullInt64
 	)
 	if err := r.Scan(&k.ID, &k.Name, &k.Hash, &k.Last4, &models,
-		&expires, &revoked, &created, &updated, &k.Rev, &admin); err != nil {
+		&expires, &revoked, &created, &updated, &k.Rev, &admin,
+		&k.Owner, &k.Group, &k.Env, &ipAllow, &limits); err != nil {
 		return store.Key{}, err
 	}
 	var err error
-	if k.Models, err = decodeModels(models); err != nil {
+	if k.Models, err = decodeList(models); err != nil {
+		return store.Key{}, fmt.Errorf("key %s: models: %w", k.ID, err)
+	}
+	if k.IPAllow, err = decodeList(ipAllow); err != nil {
+		return store.Key{}, fmt.Errorf("key %s: ip allow: %w", k.ID, err)
+	}
+	if k.Limits, err = decodeLimits(limits); err != nil {
 		return store.Key{}, fmt.Errorf("key %s: %w", k.ID, err)
 	}
 	k.Admin = admin != 0
@@ -57,30 +68,87 @@ func (s *Store) CreateKey(ctx context.Context, k store.Key) (store.Key, error) {
 	if k.UpdatedAt.IsZero() {
 		k.UpdatedAt = k.CreatedAt
 	}
-	models, err := encodeModels(k.Models)
+	a, err := encodeKey(k)
 	if err != nil {
 		return store.Key{}, fmt.Errorf("sqlite: insert key: %w", err)
 	}
-	args := []any{k.ID, k.Name, k.Hash, k.Last4, models}
-	for _, t := range []time.Time{k.ExpiresAt, k.RevokedAt, k.CreatedAt, k.UpdatedAt} {
-		v, err := encodeTime(t)
-		if err != nil {
-			return store.Key{}, fmt.Errorf("sqlite: insert key: %w", err)
-		}
-		args = append(args, v)
-	}
-	args = append(args, boolInt(k.Admin))
 	var out store.Key
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		row := tx.QueryRowContext(ctx, `INSERT INTO keys (`+keyColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, `+nextRev+`, ?)
-			RETURNING `+keyColumns, args...)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, `+nextRev("keys")+`, ?, ?, ?, ?, ?, ?)
+			RETURNING `+keyColumns,
+			k.ID, k.Name, k.Hash, k.Last4, a.models, a.expires, a.revoked, a.created, a.updated,
+			boolInt(k.Admin), k.Owner, k.Group, k.Env, a.ipAllow, a.limits)
 		var err error
 		out, err = scanKey(row)
 		return err
 	})
 	if err != nil {
 		return store.Key{}, wrap("insert key", err)
+	}
+	return out, nil
+}
+
+// keyArgs holds the encoded forms of a key's non-scalar fields.
+type keyArgs struct {
+	models, ipAllow, limits            string
+	expires, revoked, created, updated any
+}
+
+// encodeKey encodes k's lists, limits and times for a write.
+func encodeKey(k store.Key) (keyArgs, error) {
+	var (
+		a   keyArgs
+		err error
+	)
+	if a.models, err = encodeList(k.Models); err != nil {
+		return keyArgs{}, fmt.Errorf("models: %w", err)
+	}
+	if a.ipAllow, err = encodeList(k.IPAllow); err != nil {
+		return keyArgs{}, fmt.Errorf("ip allow: %w", err)
+	}
+	if a.limits, err = encodeLimits(k.Limits); err != nil {
+		return keyArgs{}, err
+	}
+	for _, f := range []struct {
+		dst *any
+		t   time.Time
+	}{{&a.expires, k.ExpiresAt}, {&a.revoked, k.RevokedAt}, {&a.created, k.CreatedAt}, {&a.updated, k.UpdatedAt}} {
+		if *f.dst, err = encodeTime(f.t); err != nil {
+			return keyArgs{}, err
+		}
+	}
+	return a, nil
+}
+
+// UpdateKey implements store.Keys. It is one UPDATE statement, so a
+// missing key yields no row (ErrNotFound) and a duplicate name or hash a
+// UNIQUE failure (ErrConflict).
+func (s *Store) UpdateKey(ctx context.Context, k store.Key) (store.Key, error) {
+	if k.ID == "" || k.Name == "" || k.Hash == "" {
+		return store.Key{}, fmt.Errorf("sqlite: update key: %w: id, name and hash are required", store.ErrInvalid)
+	}
+	if k.UpdatedAt.IsZero() {
+		k.UpdatedAt = time.Now()
+	}
+	a, err := encodeKey(k)
+	if err != nil {
+		return store.Key{}, fmt.Errorf("sqlite: update key: %w", err)
+	}
+	var out store.Key
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		out, err = scanKey(tx.QueryRowContext(ctx, `UPDATE keys
+			SET name = ?, hash = ?, last4 = ?, models = ?, admin = ?, owner = ?, group_name = ?, env = ?,
+				ip_allow = ?, limits = ?, expires_at = ?, updated_at = ?, rev = `+nextRev("keys")+`
+			WHERE id = ?
+			RETURNING `+keyColumns,
+			k.Name, k.Hash, k.Last4, a.models, boolInt(k.Admin), k.Owner, k.Group, k.Env,
+			a.ipAllow, a.limits, a.expires, a.updated, k.ID))
+		return err
+	})
+	if err != nil {
+		return store.Key{}, wrap("update key", err)
 	}
 	return out, nil
 }
@@ -105,7 +173,7 @@ func (s *Store) GetKey(ctx context.Context, idOrName string) (store.Key, error) 
 
 // ListKeys implements store.Keys.
 func (s *Store) ListKeys(ctx context.Context) ([]store.Key, error) {
-	keys, err := s.queryKeys(ctx, `SELECT `+keyColumns+` FROM keys ORDER BY created_at, id`)
+	keys, err := queryAll(ctx, s.db, scanKey, `SELECT `+keyColumns+` FROM keys ORDER BY created_at, id`)
 	if err != nil {
 		return nil, wrap("list keys", err)
 	}
@@ -114,29 +182,11 @@ func (s *Store) ListKeys(ctx context.Context) ([]store.Key, error) {
 
 // KeysChangedSince implements store.Keys.
 func (s *Store) KeysChangedSince(ctx context.Context, rev int64) ([]store.Key, error) {
-	keys, err := s.queryKeys(ctx, `SELECT `+keyColumns+` FROM keys WHERE rev > ? ORDER BY rev`, rev)
+	keys, err := queryAll(ctx, s.db, scanKey, `SELECT `+keyColumns+` FROM keys WHERE rev > ? ORDER BY rev`, rev)
 	if err != nil {
 		return nil, wrap("keys changed since", err)
 	}
 	return keys, nil
-}
-
-// queryKeys runs a query selecting keyColumns and scans every row.
-func (s *Store) queryKeys(ctx context.Context, query string, args ...any) ([]store.Key, error) {
-	rows, err := s.db.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var keys []store.Key
-	for rows.Next() {
-		k, err := scanKey(rows)
-		if err != nil {
-			return nil, err
-		}
-		keys = append(keys, k)
-	}
-	return keys, rows.Err()
 }
 
 // RevokeKey implements store.Keys.
@@ -159,7 +209,7 @@ func (s *Store) RevokeKey(ctx context.Context, idOrName string, at time.Time) (s
 			return nil
 		}
 		out, err = scanKey(tx.QueryRowContext(ctx, `UPDATE keys
-			SET revoked_at = ?, updated_at = ?, rev = `+nextRev+`
+			SET revoked_at = ?, updated_at = ?, rev = `+nextRev("keys")+`
 			WHERE id = ?
 			RETURNING `+keyColumns, atv, atv, k.ID))
 		return err

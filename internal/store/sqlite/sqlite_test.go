@@ -170,6 +170,27 @@ func TestTimeOutOfRange(t *testing.T) {
 		{"log time", func() error {
 			return s.InsertRequestLogs(ctx, []store.RequestLog{{RequestID: "r", Time: far}})
 		}},
+		{"key update expiry", func() error {
+			k, err := s.CreateKey(ctx, store.Key{ID: "key_2", Name: "n2", Hash: "h2"})
+			if err != nil {
+				return err
+			}
+			k.ExpiresAt = far
+			_, err = s.UpdateKey(ctx, k)
+			return err
+		}},
+		{"group time", func() error {
+			_, err := s.PutGroup(ctx, store.Group{Name: "g", UpdatedAt: far})
+			return err
+		}},
+		{"price time", func() error {
+			_, err := s.PutPrice(ctx, store.Price{Model: "m", UpdatedAt: far})
+			return err
+		}},
+		{"credit time", func() error {
+			_, err := s.AddCredit(ctx, store.Credit{Owner: "o", Amount: 1, Time: far})
+			return err
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -21,8 +21,11 @@ func exerciseKeys(t *testing.T, fresh func(t *testing.T) store.Store) {
 		}{
 			{"all fields", store.Key{
 				ID: "key_00000000000000aa", Name: "prod-backend", Hash: "ab12", Last4: "wxyz",
-				Models:    []string{"gpt-4o*", "claude-*"},
-				Admin:     true,
+				Models: []string{"gpt-4o*", "claude-*"},
+				Admin:  true,
+				Owner:  "acme", Group: "research", Env: "live",
+				IPAllow:   []string{"10.0.0.0/8", "2001:db8::/32"},
+				Limits:    fullLimits(),
 				ExpiresAt: at(3600), CreatedAt: at(1), UpdatedAt: at(2),
 			}},
 			{"zero times stay zero", store.Key{

@@ -61,6 +61,7 @@ func exerciseLogs(t *testing.T, fresh func(t *testing.T) store.Store) {
 			ClientIP: "2001:db8::1", UserAgent: "openai-python/1.0 🚀",
 			Attempts: 3, FailedPhase: "idle", RetryReasons: "#1 a: timeout; #2 b: server_error",
 			Fallback: true, Continued: true, Truncated: true,
+			Owner: "acme", Group: "research", CachedTokens: 8, CostMicros: 1234, Charged: true,
 		}
 		minimal := store.RequestLog{RequestID: "req-min", Time: at(0)}
 		if err := s.InsertRequestLogs(ctx, []store.RequestLog{full, minimal}); err != nil {

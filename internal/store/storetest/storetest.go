@@ -31,7 +31,11 @@ func Exercise(t *testing.T, open func(t *testing.T) store.Store) {
 		return s
 	}
 	t.Run("Keys", func(t *testing.T) { exerciseKeys(t, fresh) })
+	t.Run("UpdateKey", func(t *testing.T) { exerciseUpdateKey(t, fresh) })
 	t.Run("RequestLogs", func(t *testing.T) { exerciseLogs(t, fresh) })
+	t.Run("Groups", func(t *testing.T) { exerciseGroups(t, fresh) })
+	t.Run("Prices", func(t *testing.T) { exercisePrices(t, fresh) })
+	t.Run("Balances", func(t *testing.T) { exerciseBalances(t, fresh) })
 }
 
 // base is a microsecond-aligned reference time used throughout the suite.
@@ -66,6 +70,11 @@ func diffKey(got, want store.Key) string {
 	check("Last4", got.Last4 == want.Last4, got.Last4, want.Last4)
 	check("Models", slices.Equal(got.Models, want.Models), got.Models, want.Models)
 	check("Admin", got.Admin == want.Admin, got.Admin, want.Admin)
+	check("Owner", got.Owner == want.Owner, got.Owner, want.Owner)
+	check("Group", got.Group == want.Group, got.Group, want.Group)
+	check("Env", got.Env == want.Env, got.Env, want.Env)
+	check("IPAllow", slices.Equal(got.IPAllow, want.IPAllow), got.IPAllow, want.IPAllow)
+	check("Limits", got.Limits == want.Limits, got.Limits, want.Limits)
 	check("ExpiresAt", got.ExpiresAt.Equal(want.ExpiresAt), got.ExpiresAt, want.ExpiresAt)
 	check("RevokedAt", got.RevokedAt.Equal(want.RevokedAt), got.RevokedAt, want.RevokedAt)
 	check("CreatedAt", got.CreatedAt.Equal(want.CreatedAt), got.CreatedAt, want.CreatedAt)
@@ -87,6 +96,20 @@ func mustCreate(t *testing.T, s store.Store, k store.Key) store.Key {
 		t.Fatalf("CreateKey(%s): %v", k.ID, err)
 	}
 	return got
+}
+
+// fullLimits returns Limits with every field set to a distinct value.
+func fullLimits() store.Limits {
+	return store.Limits{
+		RPM: 60, TPM: 90000, Concurrency: 4,
+		DailyRequests: 1000, DailyTokens: 2000000, DailyCost: 5000000, MonthlyBudget: 100000000,
+	}
+}
+
+// aboutNow reports whether t lies within a second of the window from
+// before to now, for times a store fills in itself.
+func aboutNow(t, before time.Time) bool {
+	return !t.Before(before.Add(-time.Second)) && !t.After(time.Now().Add(time.Second))
 }
 
 // ids returns the IDs of keys in order.
