@@ -11,9 +11,9 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/tollgate/tollgate/internal/app"
 	"github.com/tollgate/tollgate/internal/auth"
 	"github.com/tollgate/tollgate/internal/store"
-	"github.com/tollgate/tollgate/internal/store/sqlite"
 )
 
 const keysUsage = `Usage: tollgate keys <create|list|show|update|rotate|revoke> [flags]
@@ -77,15 +77,10 @@ func dbFlags(fs *flag.FlagSet) func(ctx context.Context) (store.Store, error) {
 		if err != nil {
 			return nil, err
 		}
-		path := cfg.Database.Path
 		if *db != "" {
-			path = *db
+			cfg.Database.Driver, cfg.Database.Path = "sqlite", *db
 		}
-		st, err := sqlite.Open(ctx, path)
-		if err != nil {
-			return nil, fmt.Errorf("opening the database %s: %w", path, err)
-		}
-		return st, nil
+		return app.OpenStore(ctx, cfg.Database)
 	}
 }
 

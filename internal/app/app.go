@@ -85,7 +85,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	st, err := openStore(ctx, cfg.Database)
+	st, err := OpenStore(ctx, cfg.Database)
 	if err != nil {
 		return nil, err
 	}
@@ -210,7 +210,9 @@ func (a *App) Close(ctx context.Context) error {
 	return err
 }
 
-func openStore(ctx context.Context, db config.Database) (store.Store, error) {
+// OpenStore opens the configured database (SQLite or PostgreSQL) and
+// applies its migrations.
+func OpenStore(ctx context.Context, db config.Database) (store.Store, error) {
 	switch db.Driver {
 	case "postgres":
 		st, err := postgres.Open(ctx, db.URL.Reveal())
