@@ -145,24 +145,7 @@ func (c *Config) RetryFor(m Model, endpoint string) Retry {
 // TimeoutsFor returns the effective timeouts for a model on a channel: the
 // model's values, else the channel's, else the upstream defaults.
 func (c *Config) TimeoutsFor(m Model, ch Channel) Timeouts {
-	t := m.Timeouts
-	ct := c.ChannelTimeouts(ch)
-	if t.Connect == 0 {
-		t.Connect = ct.Connect
-	}
-	if t.ResponseHeader == 0 {
-		t.ResponseHeader = ct.ResponseHeader
-	}
-	if t.FirstToken == 0 {
-		t.FirstToken = ct.FirstToken
-	}
-	if t.Idle == 0 {
-		t.Idle = ct.Idle
-	}
-	if t.Total == 0 {
-		t.Total = c.Upstream.Timeouts.Total
-	}
-	return t
+	return m.Timeouts.or(c.ChannelTimeouts(ch))
 }
 
 // AcceptsPrefill reports whether a channel continues an assistant prefill:

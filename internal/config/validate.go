@@ -230,21 +230,18 @@ func (c *Config) validateModels(v *validator) {
 // ChannelTimeouts returns the channel's timeouts with unset phases taken
 // from the upstream defaults.
 func (c *Config) ChannelTimeouts(ch Channel) Timeouts {
-	t, d := ch.Timeouts, c.Upstream.Timeouts
-	if t.Connect == 0 {
-		t.Connect = d.Connect
-	}
-	if t.ResponseHeader == 0 {
-		t.ResponseHeader = d.ResponseHeader
-	}
-	if t.FirstToken == 0 {
-		t.FirstToken = d.FirstToken
-	}
-	if t.Idle == 0 {
-		t.Idle = d.Idle
-	}
-	if t.Total == 0 {
-		t.Total = d.Total
+	return ch.Timeouts.or(c.Upstream.Timeouts)
+}
+
+// or returns t with each unset phase taken from d.
+func (t Timeouts) or(d Timeouts) Timeouts {
+	for _, p := range []struct{ v, d *time.Duration }{
+		{&t.Connect, &d.Connect}, {&t.ResponseHeader, &d.ResponseHeader}, {&t.FirstToken, &d.FirstToken},
+		{&t.Idle, &d.Idle}, {&t.Total, &d.Total},
+	} {
+		if *p.v == 0 {
+			*p.v = *p.d
+		}
 	}
 	return t
 }
