@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -31,6 +32,8 @@ type env struct {
 	proxy    *child
 	targets  []target
 	auth     []string
+	// redisPID is tollgate's local Redis server (-limits redis), or 0.
+	redisPID int
 }
 
 // run starts the servers, measures every target and request kind, reads
@@ -48,7 +51,15 @@ func run(ctx context.Context, s settings, progress io.Writer) (rep *report, err 
 	// A server that fails to stop cleanly (say, tollgate could not write
 	// its request log) fails the run, but the measurements are kept.
 	defer func() { err = errors.Join(err, stopAll(e.children, progress), os.RemoveAll(e.dir)) }()
-	rep = &report{Machine: currentMachine(), Settings: s}
+	rep = &report{Machine: currentMachine(), Settings: s, Limits: limitsCheck{Mode: s.Limits}}
+	// A limits mode that is not in force would measure nothing worth
+	// having: check before spending the run on it.
+	if rep.Limits.Before, err = e.probeLimits(ctx); err != nil {
+		return nil, err
+	}
+	if bad := checkHeaders(s.Limits, "before the run", rep.Limits.Before); len(bad) > 0 {
+		return nil, fmt.Errorf("tollgate's limits are not as configured: %s", strings.Join(bad, "; "))
+	}
 	for _, k := range []kind{kindPlain, kindStream} {
 		if err := e.measureKind(ctx, s, k, rep, progress); err != nil {
 			return nil, err
@@ -60,7 +71,13 @@ func run(ctx context.Context, s settings, progress io.Writer) (rep *report, err 
 	if rep.Memory, err = e.memory(ctx); err != nil {
 		return nil, err
 	}
+	if err := e.finishLimits(ctx, &rep.Limits); err != nil {
+		return nil, err
+	}
 	rep.evaluate()
+	if len(rep.Limits.Problems) > 0 {
+		return rep, fmt.Errorf("tollgate's limits (-limits %s) were not in force: %s", s.Limits, strings.Join(rep.Limits.Problems, "; "))
+	}
 	return rep, nil
 }
 
@@ -85,7 +102,7 @@ func startEnv(ctx context.Context, s settings, logs io.Writer) (*env, error) {
 		return fail(err)
 	}
 	e.children = append(e.children, e.proxy)
-	tgArgs := []string{"-upstream", upBase + "/v1", "-dir", dir}
+	tgArgs := []string{"-upstream", upBase + "/v1", "-dir", dir, "-limits", s.Limits, "-redis-url", s.RedisURL}
 	if s.CPUProfile != "" {
 		abs, err := filepath.Abs(s.CPUProfile)
 		if err != nil {
@@ -100,6 +117,12 @@ func startEnv(ctx context.Context, s settings, logs io.Writer) (*env, error) {
 	e.children = append(e.children, e.tollgate)
 	fmt.Fprintf(logs, "tollgate: pid %d, pprof at http://%s/debug/pprof/\n", e.tollgate.pid(), e.tollgate.hello.Side)
 	e.auth = []string{"Bearer " + e.tollgate.hello.Key}
+	if pid := e.tollgate.hello.RedisPID; pid > 0 {
+		if _, err := readProc(pid); err == nil {
+			e.redisPID = pid
+			fmt.Fprintf(logs, "redis: pid %d; its CPU is reported apart, not as outside load\n", pid)
+		}
+	}
 	for _, c := range e.children {
 		e.targets = append(e.targets, target{name: c.role, url: "http://" + c.hello.Addr + "/v1/chat/completions", pid: c.pid()})
 	}
@@ -152,6 +175,9 @@ func (e *env) measureKind(ctx context.Context, s settings, k kind, rep *report, 
 		}
 		for i, l := range loads {
 			p := acc[i].phase()
+			if l.target.name != roleTollgate {
+				p.RedisCPUPerReq = 0 // only tollgate uses Redis; the rest is other users'
+			}
 			p.Target, p.Kind, p.Mode = l.target.name, k.name, ph.mode
 			rep.Phases = append(rep.Phases, p)
 		}
@@ -161,10 +187,10 @@ func (e *env) measureKind(ctx context.Context, s settings, k kind, rep *report, 
 
 // tally adds up the slices of one target's phase.
 type tally struct {
-	ws         []samples
-	elapsed    time.Duration
-	cpu, other time.Duration
-	cpuUnknown bool
+	ws                []samples
+	elapsed           time.Duration
+	cpu, other, redis time.Duration
+	cpuUnknown        bool
 }
 
 func (t *tally) add(ws []samples, elapsed time.Duration, before, after cpuSnap) {
@@ -175,6 +201,7 @@ func (t *tally) add(ws []samples, elapsed time.Duration, before, after cpuSnap) 
 		return
 	}
 	t.cpu += after.target - before.target
+	t.redis += after.redis - before.redis
 	t.other += (after.machine - before.machine) - (after.ours - before.ours)
 }
 
@@ -185,15 +212,17 @@ func (t *tally) phase() phase {
 		p.CPUPerReq = float64(t.cpu.Microseconds()) / float64(p.Requests)
 		p.CPUPercent = 100 * t.cpu.Seconds() / t.elapsed.Seconds()
 		p.OtherCPU = max(0, 100*t.other.Seconds()/t.elapsed.Seconds())
+		p.RedisCPUPerReq = float64(t.redis.Microseconds()) / float64(p.Requests)
 	}
 	return p
 }
 
 // cpuSnap is the CPU time used so far by one target's process, by all the
-// benchmark's processes and by the whole machine.
+// benchmark's processes (tollgate's local Redis server included) and by
+// the whole machine, and by that Redis server.
 type cpuSnap struct {
-	known                 bool
-	target, ours, machine time.Duration
+	known                        bool
+	target, ours, machine, redis time.Duration
 }
 
 // cpu takes a cpuSnap for target t; known is false without /proc.
@@ -213,6 +242,14 @@ func (e *env) cpu(t target) cpuSnap {
 		if ch.pid() == t.pid {
 			c.target = st.CPU
 		}
+	}
+	if e.redisPID > 0 {
+		st, err := readProc(e.redisPID)
+		if err != nil {
+			return cpuSnap{}
+		}
+		c.ours += st.CPU
+		c.redis = st.CPU
 	}
 	return c
 }

@@ -18,7 +18,16 @@
 //
 // Usage:
 //
-//	go run ./cmd/loadbench [-duration 10s] [-concurrency 32] [-rate 1000] [-json] [-quick]
+//	go run ./cmd/loadbench [-duration 10s] [-concurrency 32] [-rate 1000] [-limits none|memory|redis] [-json] [-quick]
+//
+// With -limits memory or redis, tollgate runs with per-key, per-model and
+// global rate and concurrency limits, daily request, token and cost
+// quotas, a monthly budget, an owner's prepaid balance and a price for the
+// model, all set far above what the run uses, with the counters in memory
+// or in Redis (-redis-url). The run checks that they were in force (the
+// rate limit headers count a probe request before and after the run, the
+// owner is charged for the run's requests, and with Redis the key's
+// counters are there) and fails otherwise.
 //
 // The exit status is 1 if any request failed (a non-200 answer, a broken
 // body or a stream without its [DONE] marker) or a process did not start,
@@ -61,6 +70,12 @@ type settings struct {
 	// CPUProfile, if set, is where the tollgate process writes a CPU
 	// profile covering its whole life.
 	CPUProfile string `json:"-"`
+	// Limits turns tollgate's limits and quotas on: "none", or "memory" or
+	// "redis" for where the counters live. They are set far above what the
+	// run can use, so they cost what checking them costs but never refuse.
+	Limits string `json:"limits"`
+	// RedisURL is the Redis of -limits redis.
+	RedisURL string `json:"-"`
 }
 
 // defaultSettings are the values of a full run.
@@ -73,6 +88,8 @@ func defaultSettings() settings {
 		RateDuration: 5 * time.Second,
 		Rounds:       5,
 		StreamTokens: 24,
+		Limits:       limitsNone,
+		RedisURL:     defaultRedisURL,
 	}
 }
 
@@ -100,6 +117,8 @@ func (s settings) validate() error {
 		return errors.New("each round must last at least 10ms: lower -rounds or raise the durations")
 	case s.StreamTokens < 1 || s.StreamTokens > 100000:
 		return errors.New("-stream-tokens must be between 1 and 100000")
+	case !validLimitsMode(s.Limits):
+		return fmt.Errorf("-limits must be none, memory or redis, not %q", s.Limits)
 	}
 	return nil
 }
@@ -163,6 +182,8 @@ func parseFlags(args []string, stderr io.Writer) (settings, bool, error) {
 	fs.IntVar(&s.Rounds, "rounds", s.Rounds, "slices per phase, rotating through the targets")
 	fs.IntVar(&s.StreamTokens, "stream-tokens", s.StreamTokens, "answer length in tokens (stream events per answer)")
 	fs.StringVar(&s.CPUProfile, "cpuprofile", "", "write a CPU profile of the tollgate process to `file`")
+	fs.StringVar(&s.Limits, "limits", s.Limits, "tollgate's limits and quotas: none, or on (never reached) with memory or redis counters")
+	fs.StringVar(&s.RedisURL, "redis-url", s.RedisURL, "Redis `URL` for -limits redis")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	quick := fs.Bool("quick", false, "short smoke run (1s phases); explicit duration flags still win")
 	fs.Usage = func() {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tollgate/tollgate/internal/servicetest"
 	"github.com/tollgate/tollgate/internal/simupstream"
 )
 
@@ -23,11 +24,24 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// TestRunQuick runs the whole benchmark with tiny phases and checks the
-// machinery, never the speed: every phase sent requests that all came
-// back complete, the memory was read and the report renders.
+// TestRunQuick runs the whole benchmark with tiny phases, with tollgate's
+// limits off and on, and checks the machinery, never the speed: every
+// phase sent requests that all came back complete, the memory was read,
+// the limits were in force when asked for and the report renders.
 func TestRunQuick(t *testing.T) {
-	s := defaultSettings()
+	for _, mode := range []string{limitsNone, limitsMemory, limitsRedis} {
+		t.Run(mode, func(t *testing.T) {
+			s := defaultSettings()
+			if mode == limitsRedis {
+				s.RedisURL = servicetest.RedisURL(t)
+			}
+			s.Limits = mode
+			runQuick(t, s)
+		})
+	}
+}
+
+func runQuick(t *testing.T, s settings) {
 	s.Duration, s.Warmup, s.RateDuration = 80*time.Millisecond, 20*time.Millisecond, 80*time.Millisecond
 	s.Concurrency, s.Rate, s.StreamTokens, s.Rounds = 4, 200, 8, 2
 	var progress bytes.Buffer
@@ -58,12 +72,24 @@ func TestRunQuick(t *testing.T) {
 	if len(rep.Checks) != 5 {
 		t.Errorf("got %d target checks, want 5", len(rep.Checks))
 	}
+	lc := rep.Limits
+	if lc.Mode != s.Limits || len(lc.Problems) > 0 {
+		t.Errorf("limits check %+v", lc)
+	}
+	if s.Limits != limitsNone {
+		if lc.After.LimitRequests != benchKeyLimits.RPM || lc.SpentMicros <= 0 || lc.RowsWritten == 0 {
+			t.Errorf("limits %s not shown in force: %+v", s.Limits, lc)
+		}
+		if s.Limits == limitsRedis && lc.RedisDailyRequests < int64(lc.RowsWritten)/2 {
+			t.Errorf("Redis counted %d requests of %d rows", lc.RedisDailyRequests, lc.RowsWritten)
+		}
+	}
 
 	var table, js bytes.Buffer
 	if err := writeTable(&table, rep); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"upstream", "proxy", "tollgate", "non-stream", "stream", "Targets", "memory after the run"} {
+	for _, want := range []string{"upstream", "proxy", "tollgate", "non-stream", "stream", "Targets", "memory after the run", "tollgate limits: " + s.Limits} {
 		if !strings.Contains(table.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, table.String())
 		}
@@ -72,7 +98,7 @@ func TestRunQuick(t *testing.T) {
 		t.Fatal(err)
 	}
 	var back report
-	if err := json.Unmarshal(js.Bytes(), &back); err != nil || len(back.Phases) != len(rep.Phases) {
+	if err := json.Unmarshal(js.Bytes(), &back); err != nil || len(back.Phases) != len(rep.Phases) || back.Settings.Limits != s.Limits {
 		t.Errorf("JSON report does not round-trip: %v", err)
 	}
 }
@@ -91,6 +117,8 @@ func TestParseFlags(t *testing.T) {
 		{"negative rate", []string{"-rate", "-5"}, nil, true},
 		{"stray argument", []string{"extra"}, nil, true},
 		{"rounds too short", []string{"-duration", "50ms", "-rounds", "10"}, nil, true},
+		{"limits redis", []string{"-limits", "redis"}, func(s settings) bool { return s.Limits == limitsRedis }, false},
+		{"unknown limits mode", []string{"-limits", "sqlite"}, nil, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -23,8 +23,10 @@ type report struct {
 	WarmupErrors   int      `json:"warmup_errors"`
 	WarmupFirstErr string   `json:"warmup_first_error,omitempty"`
 	Memory         memory   `json:"tollgate_memory"`
-	Ratios         ratios   `json:"ratios"`
-	Checks         []check  `json:"targets"`
+	// Limits is the evidence that tollgate's limits mode was in force.
+	Limits limitsCheck `json:"limits"`
+	Ratios ratios      `json:"ratios"`
+	Checks []check     `json:"targets"`
 }
 
 // ratios compare tollgate with the bare proxy and the direct upstream.
@@ -168,6 +170,7 @@ func writeTable(w io.Writer, r *report) error {
 		"stream (whole answer) proxy %+.3f ms, tollgate %+.3f ms\n",
 		s.Rate, x.AddedPlain.Proxy, x.AddedPlain.Tollgate, x.AddedStream.Proxy, x.AddedStream.Tollgate)
 	fmt.Fprintf(w, "first stream byte p50 vs the upstream: proxy %+.3f ms, tollgate %+.3f ms\n", x.AddedTTFB.Proxy, x.AddedTTFB.Tollgate)
+	writeRedisCPU(w, r)
 	if m.Known {
 		fmt.Fprintf(w, "tollgate memory after the run: RSS %.1f MiB (%.1f anonymous, %.1f files; peak %.1f); bare proxy RSS %.1f MiB (peak %.1f)\n",
 			mib(m.RSS), mib(m.RSSAnon), mib(m.RSSFile), mib(m.PeakRSS), mib(m.ProxyRSS), mib(m.ProxyPeakRSS))
@@ -175,6 +178,7 @@ func writeTable(w io.Writer, r *report) error {
 	fmt.Fprintf(w, "tollgate Go runtime: heap in use %.1f MiB, heap from OS %.1f MiB, total from OS %.1f MiB, %d GCs, %d goroutines\n",
 		mib(m.Go.HeapInuse), mib(m.Go.HeapSys), mib(m.Go.Sys), m.Go.NumGC, m.Go.Goroutines)
 	fmt.Fprintf(w, "tollgate request log: %d rows written, %d dropped\n", m.Go.LogWritten, m.Go.LogDropped)
+	writeLimits(w, r.Limits)
 	if n := r.errorCount(); n > 0 {
 		fmt.Fprintf(w, "ERRORS: %d failed request(s) (%d in warm-ups); first: %s\n", n, r.WarmupErrors, r.firstError())
 	}
@@ -204,4 +208,40 @@ func writePhases(tw io.Writer, r *report, mode string) {
 		fmt.Fprintf(tw, "%s\t%s\t%.0f\t%.3f\t%.3f\t%s\t%s\t%.0f\t%.0f\t%.0f\t%s\t%d\t\n",
 			p.Kind, p.Target, p.RPS, p.P50, p.P99, ttfb50, ttfb99, p.CPUPerReq, p.CPUPercent, p.OtherCPU, late, p.Errors)
 	}
+}
+
+// writeLimits prints the evidence that the limits mode was in force.
+func writeLimits(w io.Writer, lc limitsCheck) {
+	if lc.Mode == limitsNone {
+		fmt.Fprintln(w, "tollgate limits: none")
+		return
+	}
+	fmt.Fprintf(w, "tollgate limits: %s counters; probe before the run: remaining requests %d of %d, tokens %d of %d; after: %d of %d, %d of %d\n",
+		lc.Mode, lc.Before.RemainingRequests, lc.Before.LimitRequests, lc.Before.RemainingTokens, lc.Before.LimitTokens,
+		lc.After.RemainingRequests, lc.After.LimitRequests, lc.After.RemainingTokens, lc.After.LimitTokens)
+	fmt.Fprintf(w, "tollgate charges: owner %s spent %d µ-units of %d credited over %d rows (%.1f per row)",
+		lc.Owner, lc.SpentMicros, lc.CreditedMicros, lc.RowsWritten, lc.MeanCostMicros)
+	if lc.Mode == limitsRedis {
+		fmt.Fprintf(w, "; Redis: %d counters, daily request quota used %d", lc.RedisKeys, lc.RedisDailyRequests)
+	}
+	fmt.Fprintln(w)
+	for _, p := range lc.Problems {
+		fmt.Fprintf(w, "LIMITS NOT IN FORCE: %s\n", p)
+	}
+}
+
+// writeRedisCPU prints what the local Redis server spent on tollgate's
+// requests in the throughput phases, and tollgate's CPU per request with it.
+func writeRedisCPU(w io.Writer, r *report) {
+	pl := r.find(roleTollgate, kindPlain.name, modeThroughput)
+	st := r.find(roleTollgate, kindStream.name, modeThroughput)
+	if r.Settings.Limits != limitsRedis || (pl.RedisCPUPerReq == 0 && st.RedisCPUPerReq == 0) {
+		return
+	}
+	ppl := r.find(roleProxy, kindPlain.name, modeThroughput)
+	pst := r.find(roleProxy, kindStream.name, modeThroughput)
+	fmt.Fprintf(w, "Redis server CPU per tollgate request (throughput): %.0f µs non-stream, %.0f µs stream; "+
+		"tollgate plus Redis CPU per request over the proxy's: %.2fx non-stream, %.2fx stream\n",
+		pl.RedisCPUPerReq, st.RedisCPUPerReq,
+		ratio(pl.CPUPerReq+pl.RedisCPUPerReq, ppl.CPUPerReq), ratio(st.CPUPerReq+st.RedisCPUPerReq, pst.CPUPerReq))
 }

@@ -40,6 +40,10 @@ type hello struct {
 	Side string `json:"side,omitempty"`
 	// Key is the API key tollgate accepts.
 	Key string `json:"key,omitempty"`
+	// RedisPID is the process of tollgate's Redis server when it runs on
+	// this machine (-limits redis), so its CPU can be told apart from
+	// outside load; 0 if unknown.
+	RedisPID int `json:"redis_pid,omitempty"`
 }
 
 // childMain runs one child role until its stdin closes (the parent is done

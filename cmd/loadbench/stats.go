@@ -44,6 +44,9 @@ type phase struct {
 	// OtherCPU is the CPU used meanwhile by processes outside the
 	// benchmark (100 = one core): a phase with much of it was disturbed.
 	OtherCPU float64 `json:"other_cpu_percent"`
+	// RedisCPUPerReq is, for tollgate with -limits redis and a local Redis
+	// server, that server's CPU time per request in µs (not in OtherCPU).
+	RedisCPUPerReq float64 `json:"redis_cpu_us_per_request,omitempty"`
 }
 
 // summarize merges the workers' samples into a phase.
@@ -127,8 +130,17 @@ func describeMachine() string {
 
 func describeSettings(s settings) string {
 	return fmt.Sprintf("throughput: %d connections, %s per target after a %s warm-up; latency: %g req/s for %s per target; "+
-		"phases cut in %d rounds that rotate through the targets; %d tokens per answer",
-		s.Concurrency, s.Duration, s.Warmup, s.Rate, s.RateDuration, s.Rounds, s.StreamTokens)
+		"phases cut in %d rounds that rotate through the targets; %d tokens per answer; tollgate limits: %s",
+		s.Concurrency, s.Duration, s.Warmup, s.Rate, s.RateDuration, s.Rounds, s.StreamTokens, describeLimits(s.Limits))
 }
 
 func mib(b uint64) float64 { return float64(b) / (1 << 20) }
+
+// describeLimits says what a -limits mode turns on.
+func describeLimits(mode string) string {
+	if mode == limitsNone {
+		return "none"
+	}
+	return mode + " counters (key, model and global RPM/TPM/concurrency, daily request/token/cost quotas, " +
+		"monthly budget, owner balance, model price; never reached)"
+}

@@ -62,11 +62,23 @@ func runTollgate(ctx context.Context, args []string) (err error) {
 	upstream := fs.String("upstream", "", "upstream base `URL`, e.g. http://127.0.0.1:9000/v1")
 	dir := fs.String("dir", "", "`directory` for the SQLite database")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to `file`")
+	limits := fs.String("limits", limitsNone, "limits and quotas: none, memory or redis")
+	redisURL := fs.String("redis-url", defaultRedisURL, "Redis `URL` for -limits redis")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *upstream == "" || *dir == "" {
 		return errors.New("-upstream and -dir are required")
+	}
+	if !validLimitsMode(*limits) {
+		return fmt.Errorf("bad -limits %q", *limits)
+	}
+	gov := &benchGovernance{mode: *limits}
+	if *limits == limitsRedis {
+		if gov.rdb, err = openRedis(ctx, *redisURL); err != nil {
+			return err
+		}
+		defer func() { err = errors.Join(err, gov.close()) }()
 	}
 	if *cpuProfile != "" {
 		stopProfile, err := startCPUProfile(*cpuProfile)
@@ -75,7 +87,8 @@ func runTollgate(ctx context.Context, args []string) (err error) {
 		}
 		defer func() { err = errors.Join(err, stopProfile()) }()
 	}
-	yaml := fmt.Sprintf(tollgateYAML, strconv.Quote(filepath.Join(*dir, "tollgate.db")), strconv.Quote(*upstream))
+	yaml := fmt.Sprintf(tollgateYAML, strconv.Quote(filepath.Join(*dir, "tollgate.db")), strconv.Quote(*upstream)) +
+		tollgateLimitsYAML(*limits, *redisURL)
 	cfg, err := config.Parse([]byte(yaml), "loadbench tollgate config", nil)
 	if err != nil {
 		return err
@@ -90,15 +103,20 @@ func runTollgate(ctx context.Context, args []string) (err error) {
 		defer cancel()
 		err = errors.Join(err, a.Close(cctx))
 	}()
-	secret, err := createKey(ctx, a)
+	secret, err := createKey(ctx, a, gov)
 	if err != nil {
 		return err
 	}
-	return serveTollgate(ctx, a, secret)
+	if *limits != limitsNone {
+		if err := gov.credit(ctx, a); err != nil {
+			return err
+		}
+	}
+	return serveTollgate(ctx, a, gov, secret)
 }
 
 // serveTollgate serves the gateway and the side listener until ctx ends.
-func serveTollgate(ctx context.Context, a *app.App, secret string) error {
+func serveTollgate(ctx context.Context, a *app.App, gov *benchGovernance, secret string) error {
 	ln, err := listenLoopback()
 	if err != nil {
 		return err
@@ -109,8 +127,8 @@ func serveTollgate(ctx context.Context, a *app.App, secret string) error {
 		return err
 	}
 	sideDone := make(chan error, 1)
-	go func() { sideDone <- serveUntil(ctx, side, sideMux(a)) }()
-	if err := sayHello(hello{Addr: ln.Addr().String(), Side: side.Addr().String(), Key: secret}); err != nil {
+	go func() { sideDone <- serveUntil(ctx, side, sideMux(a, gov)) }()
+	if err := sayHello(hello{Addr: ln.Addr().String(), Side: side.Addr().String(), Key: secret, RedisPID: gov.redisPID(ctx)}); err != nil {
 		_ = ln.Close()
 		return errors.Join(err, <-sideDone)
 	}
@@ -118,8 +136,10 @@ func serveTollgate(ctx context.Context, a *app.App, secret string) error {
 	return errors.Join(err, <-sideDone)
 }
 
-// createKey stores a new key and puts it in the cache at once.
-func createKey(ctx context.Context, a *app.App) (string, error) {
+// createKey stores a new key and puts it in the cache at once. With limits
+// on, the key gets the benchmark's limits, quotas and budget and an owner
+// (credited by the caller); gov learns the key's ID.
+func createKey(ctx context.Context, a *app.App, gov *benchGovernance) (string, error) {
 	secret, err := auth.NewSecret()
 	if err != nil {
 		return "", err
@@ -128,17 +148,22 @@ func createKey(ctx context.Context, a *app.App) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	k, err := a.Store.CreateKey(ctx, store.Key{ID: id, Name: "loadbench", Hash: auth.Hash(secret), Last4: auth.Last4(secret)})
+	key := store.Key{ID: id, Name: "loadbench", Hash: auth.Hash(secret), Last4: auth.Last4(secret)}
+	if gov.mode != limitsNone {
+		key.Limits, key.Owner = benchKeyLimits, benchOwner(id)
+	}
+	k, err := a.Store.CreateKey(ctx, key)
 	if err != nil {
 		return "", fmt.Errorf("creating the benchmark key: %w", err)
 	}
 	a.Keys.Apply(k)
+	gov.keyID = k.ID
 	return secret, nil
 }
 
-// sideMux serves /mem and net/http/pprof. It belongs to the benchmark
-// process, not to tollgate's server.
-func sideMux(a *app.App) http.Handler {
+// sideMux serves /mem, /limits and net/http/pprof. It belongs to the
+// benchmark process, not to tollgate's server.
+func sideMux(a *app.App, gov *benchGovernance) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /mem", func(w http.ResponseWriter, _ *http.Request) {
 		var ms runtime.MemStats
@@ -151,6 +176,7 @@ func sideMux(a *app.App) http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(st)
 	})
+	mux.HandleFunc("GET /limits", gov.handler(a))
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)

@@ -8,11 +8,16 @@
 //	tollgate groups put|list|show ...
 //	tollgate prices put|list ...
 //	tollgate credits add|show ...
+//	tollgate logs [filters] [--json] | logs show REQUEST_ID
+//	tollgate usage [--by key|model|group|day] [--since ...] [--json]
 //	tollgate models [--config FILE] [--json]
+//	tollgate doctor --base-url URL --api-key KEY --model MODEL [flags] [--json]
 //	tollgate version
 package main
 
 import (
+	_ "time/tzdata" // time zones for quota days on machines without a zoneinfo database
+
 	"context"
 	"errors"
 	"flag"
@@ -41,7 +46,10 @@ Commands:
   groups    set and list groups: model permissions, default limits, price multiplier
   prices    set and list model prices (currency per million tokens)
   credits   add prepaid credit to an owner and show the balance
+  logs      list request log rows (filters) or show one request's attempt timeline
+  usage     requests, tokens and cost by key, model, group or day
   models    list the models tollgate can route
+  doctor    diagnose any OpenAI-compatible endpoint: network, key, model, requests, streams
   version   print the version
 
 Run 'tollgate <command> --help' for a command's flags.
@@ -76,6 +84,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runCredits(ctx, args[1:], stdout, stderr)
 	case "models":
 		err = runModels(ctx, args[1:], stdout, stderr)
+	case "logs":
+		err = runLogs(ctx, args[1:], stdout, stderr)
+	case "usage":
+		err = runUsage(ctx, args[1:], stdout, stderr)
+	case "doctor":
+		err = runDoctor(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintf(stdout, "tollgate %s\n", version())
 	case "help", "-h", "--help", "-help":

@@ -23,6 +23,8 @@ import (
 	"github.com/tollgate/tollgate/internal/idempotency"
 	"github.com/tollgate/tollgate/internal/metrics"
 	"github.com/tollgate/tollgate/internal/provider"
+	"github.com/tollgate/tollgate/internal/provider/anthropic"
+	"github.com/tollgate/tollgate/internal/provider/gemini"
 	"github.com/tollgate/tollgate/internal/provider/openaicompat"
 	"github.com/tollgate/tollgate/internal/reqlog"
 	"github.com/tollgate/tollgate/internal/retrybudget"
@@ -128,7 +130,7 @@ func (a *App) build(ctx context.Context, cfg config.Config, opts Options) error 
 	if cfg.RequestLog.Enabled {
 		a.logWriter = reqlog.NewWriter(a.Store, reqlog.Options{
 			QueueSize: cfg.RequestLog.QueueSize, BatchSize: cfg.RequestLog.BatchSize,
-			FlushInterval: cfg.RequestLog.FlushInterval, Logger: a.log,
+			FlushInterval: cfg.RequestLog.FlushInterval, Logger: a.log, Retention: cfg.RequestLog.Retention,
 		})
 		rl = a.logWriter
 	}
@@ -282,6 +284,26 @@ func classes(names []string) []router.Class {
 	return out
 }
 
+// anthropicAdapter builds the Messages API adapter of channel ch with the
+// client, timeouts and user agent already chosen in opts.
+func anthropicAdapter(ch config.Channel, opts openaicompat.Options, baseURL string) (provider.Adapter, error) {
+	return anthropic.New(anthropic.Options{
+		Channel: ch.Name, BaseURL: baseURL, APIKey: ch.APIKey, Version: ch.AnthropicVersion,
+		DefaultMaxTokens: ch.DefaultMaxTokens, Headers: ch.Headers, Client: opts.Client,
+		Timeouts: opts.Timeouts, UserAgent: opts.UserAgent,
+	})
+}
+
+// geminiAdapter builds the Gemini adapter of channel ch with the client,
+// timeouts and user agent already chosen in opts; an empty baseURL means
+// Google's API.
+func geminiAdapter(ch config.Channel, opts openaicompat.Options, baseURL string) (provider.Adapter, error) {
+	return gemini.New(gemini.Options{
+		Channel: ch.Name, BaseURL: baseURL, APIKey: ch.APIKey, Headers: ch.Headers, Client: opts.Client,
+		Timeouts: opts.Timeouts, UserAgent: opts.UserAgent,
+	})
+}
+
 // buildAdapters makes one adapter per channel; simulator channels get an
 // in-process simulator reached without any network.
 func buildAdapters(cfg config.Config, version string) (map[string]provider.Adapter, map[string]*simupstream.Simulator, []*http.Client, error) {
@@ -304,6 +326,42 @@ func buildAdapters(cfg config.Config, version string) (map[string]provider.Adapt
 			sims[ch.Name] = sim
 			opts.BaseURL = "http://simulator.invalid/v1"
 			opts.Client = &http.Client{Transport: simupstream.Transport(sim)}
+			if ch.Dialect == config.DialectAnthropic {
+				ad, err := anthropicAdapter(ch, opts, "http://simulator.invalid")
+				if err != nil {
+					return nil, nil, nil, err
+				}
+				adapters[ch.Name], clients = ad, append(clients, opts.Client)
+				continue
+			}
+			if ch.Dialect == config.DialectGemini {
+				ad, err := geminiAdapter(ch, opts, "http://simulator.invalid/v1beta")
+				if err != nil {
+					return nil, nil, nil, err
+				}
+				adapters[ch.Name], clients = ad, append(clients, opts.Client)
+				continue
+			}
+		case config.ProviderGemini:
+			opts.Client = &http.Client{Transport: provider.NewTransport(provider.TransportOptions{
+				ConnectTimeout: t.Connect, MaxIdleConnsPerHost: cfg.Upstream.MaxIdleConnsPerHost,
+			})}
+			ad, err := geminiAdapter(ch, opts, ch.BaseURL)
+			if err != nil {
+				return nil, nil, nil, err
+			}
+			adapters[ch.Name], clients = ad, append(clients, opts.Client)
+			continue
+		case config.ProviderAnthropic:
+			opts.Client = &http.Client{Transport: provider.NewTransport(provider.TransportOptions{
+				ConnectTimeout: t.Connect, MaxIdleConnsPerHost: cfg.Upstream.MaxIdleConnsPerHost,
+			})}
+			ad, err := anthropicAdapter(ch, opts, ch.BaseURL)
+			if err != nil {
+				return nil, nil, nil, err
+			}
+			adapters[ch.Name], clients = ad, append(clients, opts.Client)
+			continue
 		case config.ProviderOpenAI:
 			opts.Client = &http.Client{Transport: provider.NewTransport(provider.TransportOptions{
 				ConnectTimeout: t.Connect, MaxIdleConnsPerHost: cfg.Upstream.MaxIdleConnsPerHost,

@@ -97,6 +97,12 @@ type RequestLog struct {
 	// FlushInterval is the longest a row waits before being written.
 	// Default 200ms.
 	FlushInterval time.Duration `yaml:"flush_interval"`
+	// Retention is how long rows are kept; older ones are deleted in
+	// batches by the writer's goroutine, never on the request path. Zero
+	// keeps rows forever. Charged rows with a cost are kept regardless,
+	// since balances and budgets are summed from them. Default 720h (30
+	// days).
+	Retention time.Duration `yaml:"retention"`
 }
 
 // Keys configures how API keys are served.
@@ -154,6 +160,15 @@ type Timeouts struct {
 const (
 	ProviderOpenAI    = "openai"
 	ProviderSimulator = "simulator"
+	ProviderAnthropic = "anthropic"
+	ProviderGemini    = "gemini"
+)
+
+// Dialects a simulator channel can speak.
+const (
+	DialectOpenAI    = "openai"
+	DialectAnthropic = "anthropic"
+	DialectGemini    = "gemini"
 )
 
 // Channel is one upstream endpoint: a provider plus its connection details.
@@ -179,6 +194,18 @@ type Channel struct {
 	Prefill *bool `yaml:"prefill"`
 	// Simulator configures the built-in simulator ("simulator" only).
 	Simulator *Simulator `yaml:"simulator"`
+	// AnthropicVersion is sent as "anthropic-version" ("anthropic" only).
+	// Default "2023-06-01".
+	AnthropicVersion string `yaml:"anthropic_version"`
+	// DefaultMaxTokens is the max_tokens sent when a client sets no output
+	// limit; Anthropic requires one ("anthropic" and simulator channels
+	// with dialect "anthropic"). Default 4096.
+	DefaultMaxTokens int `yaml:"default_max_tokens"`
+	// Dialect is the API a simulator channel speaks: "openai" (default),
+	// "anthropic" or "gemini" (driven through the anthropic or gemini
+	// adapter, so the whole translation path runs offline). Simulator
+	// channels only.
+	Dialect string `yaml:"dialect"`
 }
 
 // Model is a model name clients may request.

@@ -91,6 +91,11 @@ func TestParseErrors(t *testing.T) {
 			want: []string{"needs at least one route"},
 		},
 		{
+			name: "gemini without key or base_url, bad dialects",
+			yaml: "channels:\n  - {name: g, provider: gemini}\n  - {name: s, provider: simulator, dialect: klingon}\n  - {name: o, provider: openai, base_url: https://x/v1, dialect: gemini}\n",
+			want: []string{`channels[0].api_key: required for provider "gemini"`, `channels[1].dialect: unknown dialect "klingon"`, `channels[2].dialect: only valid for provider "simulator"`},
+		},
+		{
 			name: "reserved header",
 			yaml: "channels:\n  - name: a\n    provider: openai\n    base_url: https://x/v1\n    headers: {Authorization: x}\n",
 			want: []string{"headers.Authorization"},
@@ -196,5 +201,17 @@ func TestChannelTimeoutsInherit(t *testing.T) {
 	got := cfg.ChannelTimeouts(Channel{Timeouts: Timeouts{Idle: time.Second}})
 	if got.Idle != time.Second || got.Connect != cfg.Upstream.Timeouts.Connect || got.Total != cfg.Upstream.Timeouts.Total {
 		t.Fatalf("ChannelTimeouts = %+v", got)
+	}
+}
+
+func TestGeminiChannels(t *testing.T) {
+	for _, yaml := range []string{
+		"channels:\n  - {name: g, provider: gemini, api_key: AIza-x}\n",
+		"channels:\n  - {name: g, provider: gemini, base_url: http://proxy.local/v1beta}\n",
+		"channels:\n  - {name: s, provider: simulator, dialect: gemini}\n",
+	} {
+		if _, err := Parse([]byte(yaml), "test.yaml", nil); err != nil {
+			t.Errorf("%s: %v", yaml, err)
+		}
 	}
 }

@@ -23,6 +23,7 @@ func Default() Config {
 			QueueSize:     4096,
 			BatchSize:     512,
 			FlushInterval: 200 * time.Millisecond,
+			Retention:     30 * 24 * time.Hour,
 		},
 		Keys: Keys{RefreshInterval: 250 * time.Millisecond},
 		Upstream: Upstream{

@@ -84,6 +84,9 @@ func (c *Config) validateServer(v *validator) {
 		v.addf("request_log.batch_size", "must be positive")
 	}
 	v.positive("request_log.flush_interval", c.RequestLog.FlushInterval)
+	if c.RequestLog.Retention < 0 {
+		v.addf("request_log.retention", "must not be negative (0 keeps rows forever)")
+	}
 	v.positive("keys.refresh_interval", c.Keys.RefreshInterval)
 	c.Upstream.Timeouts.validate(v, "upstream.timeouts", true)
 	if c.Upstream.MaxIdleConnsPerHost <= 0 {
@@ -123,7 +126,28 @@ func (c *Config) validateChannels(v *validator) {
 			if ch.Simulator != nil {
 				v.addf(f+".simulator", "only valid for provider %q", ProviderSimulator)
 			}
+		case ProviderAnthropic:
+			if ch.BaseURL != "" {
+				validateBaseURL(v, f+".base_url", ch.BaseURL)
+			} else if ch.APIKey.IsZero() {
+				v.addf(f+".api_key", "required for provider %q (or give a base_url for a keyless proxy)", ProviderAnthropic)
+			}
+			if ch.Simulator != nil {
+				v.addf(f+".simulator", "only valid for provider %q", ProviderSimulator)
+			}
+		case ProviderGemini:
+			if ch.BaseURL != "" {
+				validateBaseURL(v, f+".base_url", ch.BaseURL)
+			} else if ch.APIKey.IsZero() {
+				v.addf(f+".api_key", "required for provider %q (or give a base_url for a keyless proxy)", ProviderGemini)
+			}
+			if ch.Simulator != nil {
+				v.addf(f+".simulator", "only valid for provider %q", ProviderSimulator)
+			}
 		case ProviderSimulator:
+			if ch.Dialect != "" && ch.Dialect != DialectOpenAI && ch.Dialect != DialectAnthropic && ch.Dialect != DialectGemini {
+				v.addf(f+".dialect", "unknown dialect %q (one of %s, %s, %s)", ch.Dialect, DialectOpenAI, DialectAnthropic, DialectGemini)
+			}
 			if ch.BaseURL != "" {
 				v.addf(f+".base_url", "not used by provider %q: remove it", ProviderSimulator)
 			}
@@ -131,9 +155,15 @@ func (c *Config) validateChannels(v *validator) {
 				ch.Simulator.validate(v, f+".simulator")
 			}
 		case "":
-			v.addf(f+".provider", "required (one of %s, %s)", ProviderOpenAI, ProviderSimulator)
+			v.addf(f+".provider", "required (one of %s, %s, %s, %s)", ProviderOpenAI, ProviderAnthropic, ProviderGemini, ProviderSimulator)
 		default:
-			v.addf(f+".provider", "unknown provider %q (one of %s, %s)", ch.Provider, ProviderOpenAI, ProviderSimulator)
+			v.addf(f+".provider", "unknown provider %q (one of %s, %s, %s, %s)", ch.Provider, ProviderOpenAI, ProviderAnthropic, ProviderGemini, ProviderSimulator)
+		}
+		if ch.Dialect != "" && ch.Provider != ProviderSimulator {
+			v.addf(f+".dialect", "only valid for provider %q", ProviderSimulator)
+		}
+		if ch.DefaultMaxTokens < 0 {
+			v.addf(f+".default_max_tokens", "must not be negative, got %d", ch.DefaultMaxTokens)
 		}
 		for name := range ch.Headers {
 			if strings.EqualFold(name, "Authorization") || strings.EqualFold(name, "Host") || strings.EqualFold(name, "Content-Length") {

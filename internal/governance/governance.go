@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"path"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tollgate/tollgate/internal/auth"
@@ -75,9 +76,18 @@ type Engine struct {
 	log   *slog.Logger
 	seeds sync.Map // counter key -> store.Money already spent before this process used it
 
-	mu       sync.Mutex
-	degraded bool // the limiter's store is failing
+	// While the limiter's store fails, requests get the policy's answer
+	// at once instead of each waiting for a timeout; one request at a time
+	// probes the store again every probeInterval.
+	degraded  atomic.Bool
+	mu        sync.Mutex
+	nextProbe time.Time
+	probing   bool
+	lastErr   error // the store's last failure
 }
+
+// probeInterval is how often a failing limiter store is tried again.
+const probeInterval = 500 * time.Millisecond
 
 // New returns an Engine.
 func New(opts Options) *Engine {
@@ -142,13 +152,20 @@ func (e *Engine) Admit(ctx context.Context, req Request) (*Admission, error) {
 	if len(a.limits) == 0 {
 		return a, nil
 	}
+	if e.degraded.Load() {
+		if probe, lastErr := e.mayProbe(now); !probe {
+			return e.unavailable(a, lastErr)
+		}
+	}
 	lctx, cancel := context.WithTimeout(ctx, e.opts.Timeout)
 	d, err := e.opts.Limiter.Admit(lctx, a.limits)
 	cancel()
 	if err != nil {
 		if ctx.Err() != nil {
+			e.endProbe(now, false)
 			return nil, ctx.Err()
 		}
+		e.endProbe(now, false)
 		return e.unavailable(a, err)
 	}
 	e.recovered()
@@ -159,11 +176,38 @@ func (e *Engine) Admit(ctx context.Context, req Request) (*Admission, error) {
 	return a, nil
 }
 
+// mayProbe reports whether this request may try the failing store.
+func (e *Engine) mayProbe(now time.Time) (bool, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.probing || now.Before(e.nextProbe) {
+		return false, e.lastErr
+	}
+	e.probing = true
+	return true, nil
+}
+
+// endProbe schedules the next probe after a failure.
+func (e *Engine) endProbe(now time.Time, ok bool) {
+	if !e.degraded.Load() {
+		return
+	}
+	e.mu.Lock()
+	e.probing = false
+	if !ok {
+		e.nextProbe = now.Add(probeInterval)
+	}
+	e.mu.Unlock()
+}
+
 // unavailable applies the fail-open or fail-closed policy.
 func (e *Engine) unavailable(a *Admission, err error) (*Admission, error) {
+	first := !e.degraded.Swap(true)
 	e.mu.Lock()
-	first := !e.degraded
-	e.degraded = true
+	e.lastErr = err
+	if first {
+		e.nextProbe = e.opts.Now().Add(probeInterval)
+	}
 	e.mu.Unlock()
 	if first {
 		e.log.Error("limits backend unreachable", "fail_open", e.opts.FailOpen, "error", err)
@@ -176,11 +220,13 @@ func (e *Engine) unavailable(a *Admission, err error) (*Admission, error) {
 }
 
 func (e *Engine) recovered() {
+	if !e.degraded.Load() {
+		return
+	}
 	e.mu.Lock()
-	was := e.degraded
-	e.degraded = false
+	e.probing = false
 	e.mu.Unlock()
-	if was {
+	if e.degraded.Swap(false) {
 		e.log.Info("limits backend reachable again")
 	}
 }

@@ -62,3 +62,26 @@ func sleep(ctx context.Context, d time.Duration) bool {
 		return false
 	}
 }
+
+// prune deletes one batch of rows older than the retention and returns
+// when to prune next: soon (after FlushInterval, so batch inserts go
+// first) while a full batch was deleted, else after PruneInterval.
+func (w *Writer) prune(ctx context.Context) time.Duration {
+	cutoff := w.now().Add(-w.retention)
+	n, err := w.pruner.PruneRequestLogs(ctx, cutoff, w.pruneBatch)
+	if err != nil {
+		if ctx.Err() == nil {
+			w.log.LogAttrs(ctx, slog.LevelWarn, "reqlog: deleting old request log rows failed",
+				slog.Time("cutoff", cutoff), slog.Any("err", err))
+		}
+		return w.pruneEvery
+	}
+	w.pruned.Add(uint64(n))
+	if n >= int64(w.pruneBatch) {
+		return w.interval
+	}
+	return w.pruneEvery
+}
+
+// Pruned returns the number of rows retention has deleted so far.
+func (w *Writer) Pruned() uint64 { return w.pruned.Load() }

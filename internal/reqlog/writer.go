@@ -68,7 +68,38 @@ type Options struct {
 	// Logger receives failed-batch reports (never row contents). Nil
 	// discards.
 	Logger *slog.Logger
+	// Retention is how long rows are kept: when positive and the sink
+	// implements Pruner, the background goroutine deletes older rows in
+	// batches of PruneBatch, between flushes. Zero keeps rows forever.
+	Retention time.Duration
+	// PruneInterval is how often retention runs while nothing is left to
+	// delete. Zero or negative means DefaultPruneInterval.
+	PruneInterval time.Duration
+	// PruneBatch is the most rows one prune deletes. Zero or negative
+	// means DefaultPruneBatch.
+	PruneBatch int
+	// Now returns the current time for retention. Nil means time.Now.
+	Now func() time.Time
 }
+
+// Pruner deletes request log rows older than a cutoff, at most limit per
+// call, and reports how many it deleted. Store backends satisfy it.
+type Pruner interface {
+	PruneRequestLogs(ctx context.Context, cutoff time.Time, limit int) (int64, error)
+}
+
+// Every store backend can enforce retention.
+var _ Pruner = store.LogPruner(nil)
+
+// Retention defaults.
+const (
+	// DefaultPruneInterval is the pause between prunes once everything
+	// older than the retention was deleted.
+	DefaultPruneInterval = 10 * time.Minute
+	// DefaultPruneBatch bounds one prune's delete, so a large backlog is
+	// deleted in short transactions that leave room for batch inserts.
+	DefaultPruneBatch = 5000
+)
 
 // Writer queues request log rows and writes them in batches from one
 // background goroutine. It is safe for concurrent use. Every row passed to
@@ -83,12 +114,19 @@ type Writer struct {
 	closed bool
 	queue  chan store.RequestLog
 
+	pruner     Pruner // nil: no retention
+	retention  time.Duration
+	pruneEvery time.Duration
+	pruneBatch int
+	now        func() time.Time
+
 	abort context.CancelFunc // cancels the background goroutine's context
 	done  chan struct{}      // closed when the background goroutine exits
 
 	written     atomic.Uint64
 	dropped     atomic.Uint64
 	sinkDropped atomic.Uint64 // rows dropped after being dequeued
+	pruned      atomic.Uint64 // rows deleted by retention
 	closeBase   uint64        // sinkDropped when Close began; guarded by mu
 }
 
@@ -107,6 +145,15 @@ func NewWriter(sink Sink, opts Options) *Writer {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.PruneInterval <= 0 {
+		opts.PruneInterval = DefaultPruneInterval
+	}
+	if opts.PruneBatch <= 0 {
+		opts.PruneBatch = DefaultPruneBatch
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	w := &Writer{
 		sink:      sink,
@@ -116,6 +163,14 @@ func NewWriter(sink Sink, opts Options) *Writer {
 		queue:     make(chan store.RequestLog, opts.QueueSize),
 		abort:     cancel,
 		done:      make(chan struct{}),
+
+		retention:  opts.Retention,
+		pruneEvery: opts.PruneInterval,
+		pruneBatch: opts.PruneBatch,
+		now:        opts.Now,
+	}
+	if p, ok := sink.(Pruner); ok && opts.Retention > 0 {
+		w.pruner = p
 	}
 	go w.run(ctx)
 	return w
@@ -199,8 +254,20 @@ func (w *Writer) run(ctx context.Context) {
 	tick := time.NewTicker(w.interval)
 	defer tick.Stop()
 	batch := make([]store.RequestLog, 0, w.batchSize)
+	var (
+		prune  *time.Timer
+		pruneC <-chan time.Time // nil without retention: never fires
+	)
+	if w.pruner != nil {
+		// The first prune comes soon after start; each prune re-arms it.
+		prune = time.NewTimer(w.interval)
+		defer prune.Stop()
+		pruneC = prune.C
+	}
 	for {
 		select {
+		case <-pruneC:
+			prune.Reset(w.prune(ctx))
 		case row, ok := <-w.queue:
 			if !ok {
 				w.flush(ctx, batch)

@@ -72,6 +72,9 @@ func (s *Server) adminRoutes(mux *http.ServeMux) {
 		http.MethodGet: s.adminGetPrice, http.MethodPut: s.adminPutPrice}))
 	mux.Handle("/admin/credits", s.adminAPI(map[string]http.HandlerFunc{http.MethodPost: s.adminAddCredit}))
 	mux.Handle("/admin/owners/{owner}", s.adminAPI(map[string]http.HandlerFunc{http.MethodGet: s.adminGetOwner}))
+	if logs, ok := s.opts.Admin.(AdminLogs); ok {
+		s.adminLogRoutes(mux, logs) // admin_logs.go
+	}
 }
 
 // adminAPI wraps admin handlers by method: request log, 405 for other

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/tollgate/tollgate/internal/jsonpeek"
+	"github.com/tollgate/tollgate/internal/openai"
 	"github.com/tollgate/tollgate/internal/provider"
 	"github.com/tollgate/tollgate/internal/router"
 )
@@ -34,8 +36,13 @@ func (s *Server) relayOnce(ctx context.Context, w http.ResponseWriter, r *http.R
 		}
 		rec.row.Channel = a.Target.Channel
 		started := time.Now()
+		at := s.startAttempt(rec, a.N)
 		resp, err := a.Target.Adapter.Do(ctx, rr.requestFor(a, rec.row.RequestID))
 		rec.upstream += time.Since(started) + a.Waited
+		if err == nil {
+			s.answered(at, resp.Status)
+		}
+		s.ended(at)
 		var obj jsonpeek.Object
 		if err == nil {
 			if obj, err = jsonpeek.Parse(resp.Body); err != nil {
@@ -48,6 +55,7 @@ func (s *Server) relayOnce(ctx context.Context, w http.ResponseWriter, r *http.R
 			continue
 		}
 		rec.upstreamID = resp.UpstreamRequestID
+		rec.row.FinishReason = openai.FinishReason(resp.Body)
 		captureUsage(rec, obj)
 		if served, ok, _ := obj.String("model"); ok {
 			rec.row.ModelServed = clip(served, 200)
@@ -129,6 +137,13 @@ func (s *Server) recordAttempts(r *http.Request, rr *relayRequest) {
 	rec.row.Attempts = len(records)
 	if s.opts.Metrics != nil {
 		rec.attempts = metricAttempts(records)
+	}
+	debug := s.log.Enabled(r.Context(), slog.LevelDebug)
+	if s.opts.RequestLog != nil || debug {
+		rec.row.Timeline = timeline(records, rec.timings)
+	}
+	if debug {
+		s.logAttempts(r.Context(), rec)
 	}
 	if len(records) == 0 {
 		return

@@ -57,11 +57,17 @@ func (e *apiError) Unwrap() error { return e.Cause }
 // writeError answers err as an OpenAI-shaped error and records it.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	ae := toAPIError(err)
-	if rec := recordFrom(r.Context()); rec != nil {
+	rec := recordFrom(r.Context())
+	if rec != nil {
 		rec.err = ae
 	}
 	if ae.Status >= 500 {
-		s.log.Warn("request failed", "request_id", requestID(r), "status", ae.Status, "code", ae.Code, "error", errString(ae))
+		var keyID, model string
+		if rec != nil {
+			keyID, model = rec.row.KeyID, rec.row.ModelRequested
+		}
+		s.log.Warn("request failed", "request_id", requestID(r), "key_id", keyID, "model", model,
+			"status", ae.Status, "code", ae.Code, "error", errString(ae))
 	}
 	writeErrorTo(w, r, ae)
 }

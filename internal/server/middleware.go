@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -40,8 +41,9 @@ type record struct {
 	endpoint string // chat, completions, embeddings, models, admin, other
 	model    string // the canonical configured model, "" when unresolved
 	attempts []metrics.Attempt
-	upstream time.Duration // time spent waiting on upstreams and backoffs
-	claim    *idemClaim    // the request's Idempotency-Key, if any
+	upstream time.Duration   // time spent waiting on upstreams and backoffs
+	claim    *idemClaim      // the request's Idempotency-Key, if any
+	timings  []attemptTiming // per attempt, indexed by Attempt.N-1
 }
 
 func recordFrom(ctx context.Context) *record {
@@ -129,13 +131,19 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 func (s *Server) logged(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := recordFrom(r.Context())
-		sw := &statusWriter{ResponseWriter: w, now: s.opts.Now, start: rec.start}
+		lio := &loggedIO{sw: statusWriter{ResponseWriter: w, now: s.opts.Now, start: rec.start}}
+		sw := &lio.sw
+		if r.Body != nil {
+			lio.body.ReadCloser = r.Body
+			r.Body = &lio.body
+		}
 		rec.row.Endpoint = clip(r.URL.Path, 200)
 		rec.endpoint = endpointLabel(r.URL.Path)
 		rec.row.ClientIP = clientIP(r)
 		rec.row.UserAgent = clip(r.UserAgent(), 200)
 		defer func() {
 			v := recover()
+			rec.row.RequestBytes = lio.body.n
 			s.logRow(rec, sw, v != nil)
 			if v != nil {
 				panic(v)
@@ -171,7 +179,10 @@ func (s *Server) logRow(rec *record, sw *statusWriter, panicked bool) {
 	}
 	row.TTFB = sw.ttfb
 	row.Duration = s.opts.Now().Sub(rec.start)
+	row.ResponseBytes = sw.bytes
+	row.UpstreamRequestID = clip(rec.upstreamID, 200)
 	s.observe(rec, row)
+	s.logRequest(&row)
 	if s.opts.RequestLog != nil {
 		s.opts.RequestLog.Log(row)
 	}
@@ -248,15 +259,34 @@ func clip(s string, n int) string {
 	return s[:n]
 }
 
-// statusWriter records the status, the time of the first byte and whether
-// anything was written. Unwrap lets http.ResponseController reach the
-// underlying writer to flush.
+// loggedIO holds the request's counting wrappers in one allocation.
+type loggedIO struct {
+	sw   statusWriter
+	body countingBody
+}
+
+// countingBody counts the request body bytes the handler read.
+type countingBody struct {
+	io.ReadCloser
+	n int64
+}
+
+func (b *countingBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	b.n += int64(n)
+	return n, err
+}
+
+// statusWriter records the status, the time of the first byte, the body
+// bytes written and whether anything was written. Unwrap lets
+// http.ResponseController reach the underlying writer to flush.
 type statusWriter struct {
 	http.ResponseWriter
 	now    func() time.Time
 	start  time.Time
 	status int
 	ttfb   time.Duration
+	bytes  int64
 	wrote  bool
 }
 
@@ -275,7 +305,9 @@ func (w *statusWriter) Write(p []byte) (int, error) {
 	if !w.wrote {
 		w.WriteHeader(http.StatusOK)
 	}
-	return w.ResponseWriter.Write(p)
+	n, err := w.ResponseWriter.Write(p)
+	w.bytes += int64(n)
+	return n, err
 }
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -104,21 +104,26 @@ func (sr *streamRelay) attempt(ctx context.Context, a router.Attempt) error {
 		}
 		sr.cont, req = c, c.request
 	}
+	at := sr.s.startAttempt(sr.rec, a.N)
 	resp, err := a.Target.Adapter.Do(ctx, req)
 	if err != nil && sr.cont != nil && sr.cont.prefill && router.Classify(err) == router.ClassClientError {
 		// The channel does not take the prefill: regenerate and splice.
+		sr.s.ended(at)
 		sr.rr.plan.Done(a, err)
 		var ok bool
 		if a, ok = sr.rr.plan.Again(a); !ok {
 			return sr.origErr
 		}
 		sr.cont = sr.regenerate(a)
+		at = sr.s.startAttempt(sr.rec, a.N)
 		resp, err = a.Target.Adapter.Do(ctx, sr.cont.request)
 	}
+	defer sr.s.ended(at)
 	if err != nil {
 		sr.rr.plan.Done(a, err)
 		return err
 	}
+	sr.s.answered(at, resp.Status)
 	sr.rec.upstreamID = resp.UpstreamRequestID
 	err = sr.forward(ctx, a, resp.Stream)
 	_ = resp.Stream.Close()
@@ -182,7 +187,8 @@ func (sr *streamRelay) forward(ctx context.Context, a router.Attempt, st provide
 func (sr *streamRelay) filter(a router.Attempt, data []byte) ([]byte, bool, error) {
 	obj := &sr.obj
 	if err := jsonpeek.ParseInto(obj, data); err != nil {
-		sr.s.log.Warn("skipping malformed upstream stream event", "request_id", sr.rec.row.RequestID, "channel", a.Target.Channel, "error", err)
+		sr.s.log.Warn("skipping malformed upstream stream event", "request_id", sr.rec.row.RequestID, "key_id", sr.rec.row.KeyID,
+			"model", sr.rec.row.ModelRequested, "channel", a.Target.Channel, "attempt", a.N, "error", err)
 		return nil, false, nil
 	}
 	if raw, ok := obj.Raw("error"); ok && !isNull(raw) {
@@ -194,6 +200,7 @@ func (sr *streamRelay) filter(a router.Attempt, data []byte) ([]byte, bool, erro
 	}
 	if !sr.finished && openai.ScanChunk(data).Finished {
 		sr.finished = true
+		sr.rec.row.FinishReason = openai.FinishReason(data)
 	}
 	hadUsage := captureUsage(sr.rec, *obj)
 	if hadUsage && sr.cont != nil {
@@ -236,6 +243,9 @@ func (sr *streamRelay) send(a router.Attempt, data []byte) error {
 	}
 	sr.unflushed = true
 	sr.script.add(data)
+	if !sr.content {
+		sr.rec.row.TTFT = sr.s.opts.Now().Sub(sr.rec.start)
+	}
 	sr.content = true
 	sr.resetKeepAliveLocked()
 	return nil
@@ -329,7 +339,8 @@ func (sr *streamRelay) fail(ctx context.Context, err error) {
 	}
 	sr.rec.err = ae
 	sr.rec.row.Truncated = sr.content
-	sr.s.log.Warn("stream failed after the response started", "request_id", sr.rec.row.RequestID, "channel", sr.rec.row.Channel, "error", errString(ae))
+	sr.s.log.Warn("stream failed after the response started", "request_id", sr.rec.row.RequestID, "key_id", sr.rec.row.KeyID,
+		"model", sr.rec.row.ModelRequested, "channel", sr.rec.row.Channel, "attempt", len(sr.rr.plan.Records()), "error", errString(ae))
 	body := errorBody(ae, sr.rec.row.RequestID)
 	if sr.content {
 		body.Error.Message = "The stream was interrupted before the answer was complete: " + body.Error.Message

@@ -284,6 +284,12 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if allow(w, r, http.MethodPost) {
 			s.serveChat(w, r, id)
 		}
+	case path == "/messages":
+		if allow(w, r, http.MethodPost) {
+			s.serveMessages(w, r, id)
+		}
+	case strings.HasPrefix(path, "/v1beta/"): // the Gemini dialect, see gemini.go
+		s.serveGemini(w, r, id, path[len("/v1beta"):])
 	case path == "/completions":
 		if allow(w, r, http.MethodPost) {
 			s.serveCompletion(w, r, id)

@@ -49,7 +49,9 @@ type Key struct {
 
 // RequestLog is one row of the request log: the non-sensitive facts
 // support needs about one client request. It never holds a secret, a
-// prompt or a completion.
+// prompt or a completion: request and response bodies are not stored, only
+// their sizes (storing bodies for keys whose operator opts in is left to a
+// later change, and would be a separate, explicitly enabled table).
 type RequestLog struct {
 	// RequestID is the gateway-assigned request identifier.
 	RequestID string
@@ -120,6 +122,25 @@ type RequestLog struct {
 	// Charged reports whether the cost was charged; failed and unserved
 	// requests are not.
 	Charged bool
+	// UpstreamRequestID is the request id the serving upstream reported
+	// (its x-request-id or equivalent); empty if it sent none.
+	UpstreamRequestID string
+	// TTFT is the time from arrival to the first content event sent to
+	// the client, for streams only (zero otherwise, and for streams that
+	// sent no content). TTFB can be earlier: headers and keep-alives count
+	// as bytes, not as tokens.
+	TTFT time.Duration
+	// RequestBytes is the size of the request body read from the client.
+	RequestBytes int64
+	// ResponseBytes is the number of body bytes written to the client.
+	ResponseBytes int64
+	// FinishReason is the finish_reason of the answer's first choice
+	// (stop, length, tool_calls, content_filter, ...); empty if none.
+	FinishReason string
+	// Timeline holds one entry per upstream attempt, in order. It is
+	// written with the row, in the same transaction, to its own table;
+	// ListRequestLogs leaves it nil (see RequestLogs.ListAttempts).
+	Timeline []Attempt
 }
 
 // DefaultLogLimit is the number of rows ListRequestLogs returns when
@@ -144,6 +165,8 @@ type LogFilter struct {
 	Until time.Time
 	// RequestID matches RequestLog.RequestID exactly.
 	RequestID string
+	// ErrorType matches RequestLog.ErrorType exactly.
+	ErrorType string
 	// Limit caps the number of rows; see EffectiveLimit.
 	Limit int
 }

@@ -60,12 +60,15 @@ type Keys interface {
 // RequestLogs stores request log rows. Implementations are safe for
 // concurrent use.
 type RequestLogs interface {
-	// InsertRequestLogs writes rows in one transaction: either all rows
-	// are stored or none. An empty slice is a no-op.
+	// InsertRequestLogs writes rows, and the attempts in their Timeline,
+	// in one transaction: either all are stored or none. An empty slice is
+	// a no-op.
 	InsertRequestLogs(ctx context.Context, rows []RequestLog) error
 	// ListRequestLogs returns the rows matching f, newest first (ties
 	// broken by insertion order, latest first), at most f.EffectiveLimit().
 	ListRequestLogs(ctx context.Context, f LogFilter) ([]RequestLog, error)
+	LogReader
+	LogPruner
 }
 
 // Store is everything a storage backend provides. Consumers should depend

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
@@ -18,7 +19,8 @@ var logColumnNames = []string{"request_id", "time", "key_id", "key_masked", "key
 	"model_requested", "model_served", "channel", "stream", "status", "error_type", "error_message",
 	"prompt_tokens", "completion_tokens", "total_tokens", "cached_tokens", "usage_estimated", "ttfb_us", "duration_us",
 	"client_ip", "user_agent", "attempts", "failed_phase", "retry_reasons", "fallback", "continued", "truncated",
-	"owner", "group_name", "cost_micros", "charged"}
+	"owner", "group_name", "cost_micros", "charged",
+	"upstream_request_id", "ttft_us", "request_bytes", "response_bytes", "finish_reason"}
 
 var logColumns = strings.Join(logColumnNames, ", ")
 
@@ -46,31 +48,57 @@ func logValues(r *store.RequestLog) ([]any, error) {
 		encodeDuration(r.TTFB), encodeDuration(r.Duration),
 		c(r.ClientIP), c(r.UserAgent), int32(r.Attempts), c(r.FailedPhase), c(r.RetryReasons),
 		r.Fallback, r.Continued, r.Truncated,
-		c(r.Owner), c(r.Group), int64(r.CostMicros), r.Charged}, nil
+		c(r.Owner), c(r.Group), int64(r.CostMicros), r.Charged,
+		c(r.UpstreamRequestID), encodeDuration(r.TTFT), r.RequestBytes, r.ResponseBytes, c(r.FinishReason)}, nil
 }
 
-// InsertRequestLogs implements store.RequestLogs. The rows are checked
-// first, then sent with one COPY, a single statement, so either all are
-// stored or none. Text PostgreSQL cannot hold (invalid UTF-8, NUL bytes) is
-// stored with U+FFFD in its place rather than failing the batch.
+// InsertRequestLogs implements store.RequestLogs. The rows and their
+// attempts are checked first, then sent with one COPY per table in one
+// transaction, so either all are stored or none. Text PostgreSQL cannot
+// hold (invalid UTF-8, NUL bytes) is stored with U+FFFD in its place
+// rather than failing the batch.
 func (s *Store) InsertRequestLogs(ctx context.Context, rows []store.RequestLog) error {
 	if len(rows) == 0 {
 		return nil
 	}
 	values := make([][]any, len(rows))
+	var attempts [][]any
 	for i := range rows {
 		v, err := logValues(&rows[i])
 		if err != nil {
 			return fmt.Errorf("postgres: insert request logs: row %d (%s): %w", i, rows[i].RequestID, err)
 		}
 		values[i] = v
+		for j := range rows[i].Timeline {
+			av, err := attemptValues(&rows[i], &rows[i].Timeline[j])
+			if err != nil {
+				return fmt.Errorf("postgres: insert request logs: row %d (%s): %w", i, rows[i].RequestID, err)
+			}
+			attempts = append(attempts, av)
+		}
 	}
-	n, err := s.pool.CopyFrom(ctx, pgx.Identifier{"request_logs"}, logColumnNames, pgx.CopyFromRows(values))
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		n, err := tx.CopyFrom(ctx, pgx.Identifier{"request_logs"}, logColumnNames, pgx.CopyFromRows(values))
+		if err != nil {
+			return err
+		}
+		if n != int64(len(rows)) {
+			return fmt.Errorf("stored %d of %d rows", n, len(rows))
+		}
+		if len(attempts) == 0 {
+			return nil
+		}
+		n, err = tx.CopyFrom(ctx, pgx.Identifier{"request_attempts"}, attemptColumnNames, pgx.CopyFromRows(attempts))
+		if err != nil {
+			return err
+		}
+		if n != int64(len(attempts)) {
+			return fmt.Errorf("stored %d of %d attempts", n, len(attempts))
+		}
+		return nil
+	})
 	if err != nil {
 		return wrap("insert request logs", err)
-	}
-	if n != int64(len(rows)) {
-		return fmt.Errorf("postgres: insert request logs: stored %d of %d rows", n, len(rows))
 	}
 	return nil
 }
@@ -101,19 +129,11 @@ func (s *Store) ListRequestLogs(ctx context.Context, f store.LogFilter) ([]store
 	if f.RequestID != "" {
 		add("request_id = ?", f.RequestID)
 	}
-	if !f.Since.IsZero() {
-		v, err := encodeTime(f.Since)
-		if err != nil {
-			return nil, fmt.Errorf("postgres: list request logs: since: %w", err)
-		}
-		add("time >= ?", v)
+	if f.ErrorType != "" {
+		add("error_type = ?", f.ErrorType)
 	}
-	if !f.Until.IsZero() {
-		v, err := encodeTime(f.Until)
-		if err != nil {
-			return nil, fmt.Errorf("postgres: list request logs: until: %w", err)
-		}
-		add("time < ?", v)
+	if err := addTimeRange(add, f.Since, f.Until); err != nil {
+		return nil, fmt.Errorf("postgres: list request logs: %w", err)
 	}
 	q := `SELECT ` + logColumns + ` FROM request_logs`
 	if len(where) > 0 {
@@ -140,12 +160,14 @@ func scanLog(row pgx.CollectableRow) (store.RequestLog, error) {
 		t                     pgtype.Timestamptz
 		status, attempts      int32
 		ttfbMicros, durMicros int64
+		ttftMicros            int64
 	)
 	if err := row.Scan(&r.RequestID, &t, &r.KeyID, &r.KeyMasked, &r.KeyName, &r.Endpoint,
 		&r.ModelRequested, &r.ModelServed, &r.Channel, &r.Stream, &status, &r.ErrorType, &r.ErrorMessage,
 		&r.PromptTokens, &r.CompletionTokens, &r.TotalTokens, &r.CachedTokens, &r.UsageEstimated, &ttfbMicros, &durMicros,
 		&r.ClientIP, &r.UserAgent, &attempts, &r.FailedPhase, &r.RetryReasons, &r.Fallback, &r.Continued, &r.Truncated,
-		&r.Owner, &r.Group, &r.CostMicros, &r.Charged); err != nil {
+		&r.Owner, &r.Group, &r.CostMicros, &r.Charged,
+		&r.UpstreamRequestID, &ttftMicros, &r.RequestBytes, &r.ResponseBytes, &r.FinishReason); err != nil {
 		return store.RequestLog{}, err
 	}
 	r.Time = decodeTime(t)
@@ -153,5 +175,26 @@ func scanLog(row pgx.CollectableRow) (store.RequestLog, error) {
 	r.Attempts = int(attempts)
 	r.TTFB = decodeDuration(ttfbMicros)
 	r.Duration = decodeDuration(durMicros)
+	r.TTFT = decodeDuration(ttftMicros)
 	return r, nil
+}
+
+// addTimeRange adds the conditions time >= since and time < until for the
+// bounds that are set.
+func addTimeRange(add func(cond string, arg any), since, until time.Time) error {
+	if !since.IsZero() {
+		v, err := encodeTime(since)
+		if err != nil {
+			return fmt.Errorf("since: %w", err)
+		}
+		add("time >= ?", v)
+	}
+	if !until.IsZero() {
+		v, err := encodeTime(until)
+		if err != nil {
+			return fmt.Errorf("until: %w", err)
+		}
+		add("time < ?", v)
+	}
+	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/tollgate/tollgate/internal/store"
 )
@@ -13,57 +14,45 @@ const logColumns = `request_id, time, key_id, key_masked, key_name, endpoint,
 	model_requested, model_served, channel, stream, status, error_type, error_message,
 	prompt_tokens, completion_tokens, total_tokens, usage_estimated, ttfb_us, duration_us,
 	client_ip, user_agent, attempts, failed_phase, retry_reasons, fallback, continued, truncated,
-	owner, group_name, cached_tokens, cost_micros, charged`
+	owner, group_name, cached_tokens, cost_micros, charged,
+	upstream_request_id, ttft_us, request_bytes, response_bytes, finish_reason`
 
 // logColumnCount is the number of columns in logColumns.
-const logColumnCount = 32
+const logColumnCount = 37
 
 // logRowsPerStatement is how many rows one INSERT carries: multi-row
 // statements cut the per-row cost of the background writer several-fold,
 // and 32 rows stay far below SQLite's limit on bound parameters.
 const logRowsPerStatement = 32
 
-// InsertRequestLogs implements store.RequestLogs. All rows are written in
-// one transaction, up to logRowsPerStatement rows per statement.
+// InsertRequestLogs implements store.RequestLogs. All rows and their
+// attempts are written in one transaction, several rows per statement.
 func (s *Store) InsertRequestLogs(ctx context.Context, rows []store.RequestLog) error {
 	if len(rows) == 0 {
 		return nil
 	}
-	args := make([]any, 0, logColumnCount*min(len(rows), logRowsPerStatement))
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		var full *sql.Stmt // the prepared statement for a full chunk, reused
-		defer func() {
-			if full != nil {
-				_ = full.Close()
-			}
-		}()
-		for start := 0; start < len(rows); start += logRowsPerStatement {
-			chunk := rows[start:min(start+logRowsPerStatement, len(rows))]
-			args = args[:0]
-			for i := range chunk {
-				var err error
-				if args, err = appendLogArgs(args, &chunk[i]); err != nil {
-					return fmt.Errorf("row %d (%s): %w", start+i, chunk[i].RequestID, err)
-				}
-			}
-			stmt := full
-			if stmt == nil || len(chunk) != logRowsPerStatement {
-				prepared, err := tx.PrepareContext(ctx, insertLogsSQL(len(chunk)))
-				if err != nil {
-					return fmt.Errorf("prepare: %w", err)
-				}
-				if len(chunk) == logRowsPerStatement {
-					full = prepared
-				} else {
-					defer prepared.Close()
-				}
-				stmt = prepared
-			}
-			if _, err := stmt.ExecContext(ctx, args...); err != nil {
-				return fmt.Errorf("rows %d-%d: %w", start, start+len(chunk)-1, err)
-			}
+	var attempts []attemptOf
+	for i := range rows {
+		for j := range rows[i].Timeline {
+			attempts = append(attempts, attemptOf{row: &rows[i], a: &rows[i].Timeline[j]})
 		}
-		return nil
+	}
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		logs := multiInsert{table: "request_logs", columns: logColumns, ncols: logColumnCount, perStmt: logRowsPerStatement}
+		err := logs.exec(ctx, tx, len(rows), func(args []any, i int) ([]any, error) {
+			args, err := appendLogArgs(args, &rows[i])
+			if err != nil {
+				return args, fmt.Errorf("row %d (%s): %w", i, rows[i].RequestID, err)
+			}
+			return args, nil
+		})
+		if err != nil {
+			return err
+		}
+		at := multiInsert{table: "request_attempts", columns: attemptColumns, ncols: attemptColumnCount, perStmt: attemptRowsPerStatement}
+		return at.exec(ctx, tx, len(attempts), func(args []any, i int) ([]any, error) {
+			return appendAttemptArgs(args, attempts[i].row, attempts[i].a)
+		})
 	})
 	if err != nil {
 		return wrap("insert request logs", err)
@@ -71,11 +60,59 @@ func (s *Store) InsertRequestLogs(ctx context.Context, rows []store.RequestLog) 
 	return nil
 }
 
-// insertLogsSQL returns an INSERT of n rows.
-func insertLogsSQL(n int) string {
-	row := "(" + strings.Repeat("?, ", logColumnCount-1) + "?)"
+// multiInsert writes rows into table several per statement, reusing the
+// statement prepared for full chunks.
+type multiInsert struct {
+	table, columns string
+	ncols, perStmt int
+}
+
+// exec inserts n rows whose values appendRow appends, row by row.
+func (m multiInsert) exec(ctx context.Context, tx *sql.Tx, n int, appendRow func(args []any, i int) ([]any, error)) error {
+	if n == 0 {
+		return nil
+	}
+	args := make([]any, 0, m.ncols*min(n, m.perStmt))
+	var full *sql.Stmt // the prepared statement for a full chunk, reused
+	defer func() {
+		if full != nil {
+			_ = full.Close()
+		}
+	}()
+	for start := 0; start < n; start += m.perStmt {
+		end := min(start+m.perStmt, n)
+		args = args[:0]
+		for i := start; i < end; i++ {
+			var err error
+			if args, err = appendRow(args, i); err != nil {
+				return err
+			}
+		}
+		stmt := full
+		if stmt == nil || end-start != m.perStmt {
+			prepared, err := tx.PrepareContext(ctx, m.sql(end-start))
+			if err != nil {
+				return fmt.Errorf("prepare %s: %w", m.table, err)
+			}
+			if end-start == m.perStmt {
+				full = prepared
+			} else {
+				defer prepared.Close()
+			}
+			stmt = prepared
+		}
+		if _, err := stmt.ExecContext(ctx, args...); err != nil {
+			return fmt.Errorf("%s rows %d-%d: %w", m.table, start, end-1, err)
+		}
+	}
+	return nil
+}
+
+// sql returns an INSERT of n rows.
+func (m multiInsert) sql(n int) string {
+	row := "(" + strings.Repeat("?, ", m.ncols-1) + "?)"
 	var b strings.Builder
-	b.WriteString("INSERT INTO request_logs (" + logColumns + ") VALUES ")
+	b.WriteString("INSERT INTO " + m.table + " (" + m.columns + ") VALUES ")
 	for i := range n {
 		if i > 0 {
 			b.WriteString(", ")
@@ -99,7 +136,8 @@ func appendLogArgs(args []any, r *store.RequestLog) ([]any, error) {
 		r.PromptTokens, r.CompletionTokens, r.TotalTokens, boolInt(r.UsageEstimated),
 		encodeDuration(r.TTFB), encodeDuration(r.Duration), r.ClientIP, r.UserAgent,
 		r.Attempts, r.FailedPhase, r.RetryReasons, boolInt(r.Fallback), boolInt(r.Continued), boolInt(r.Truncated),
-		r.Owner, r.Group, r.CachedTokens, int64(r.CostMicros), boolInt(r.Charged)), nil
+		r.Owner, r.Group, r.CachedTokens, int64(r.CostMicros), boolInt(r.Charged),
+		r.UpstreamRequestID, encodeDuration(r.TTFT), r.RequestBytes, r.ResponseBytes, r.FinishReason), nil
 }
 
 // ListRequestLogs implements store.RequestLogs.
@@ -124,19 +162,11 @@ func (s *Store) ListRequestLogs(ctx context.Context, f store.LogFilter) ([]store
 	if f.RequestID != "" {
 		add("request_id = ?", f.RequestID)
 	}
-	if !f.Since.IsZero() {
-		v, err := encodeTime(f.Since)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: list request logs: since: %w", err)
-		}
-		add("time >= ?", v)
+	if f.ErrorType != "" {
+		add("error_type = ?", f.ErrorType)
 	}
-	if !f.Until.IsZero() {
-		v, err := encodeTime(f.Until)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: list request logs: until: %w", err)
-		}
-		add("time < ?", v)
+	if err := addTimeRange(add, f.Since, f.Until); err != nil {
+		return nil, fmt.Errorf("sqlite: list request logs: %w", err)
 	}
 	q := `SELECT ` + logColumns + ` FROM request_logs`
 	if len(where) > 0 {
@@ -150,6 +180,26 @@ func (s *Store) ListRequestLogs(ctx context.Context, f store.LogFilter) ([]store
 		return nil, wrap("list request logs", err)
 	}
 	return out, nil
+}
+
+// addTimeRange adds the conditions time >= since and time < until for the
+// bounds that are set.
+func addTimeRange(add func(cond string, a ...any), since, until time.Time) error {
+	if !since.IsZero() {
+		v, err := encodeTime(since)
+		if err != nil {
+			return fmt.Errorf("since: %w", err)
+		}
+		add("time >= ?", v)
+	}
+	if !until.IsZero() {
+		v, err := encodeTime(until)
+		if err != nil {
+			return fmt.Errorf("until: %w", err)
+		}
+		add("time < ?", v)
+	}
+	return nil
 }
 
 // queryLogs runs a query selecting logColumns and scans every row.
@@ -168,12 +218,14 @@ func (s *Store) queryLogs(ctx context.Context, query string, args ...any) ([]sto
 			fallback, continued   int64
 			truncated, charged    int64
 			ttfbMicros, durMicros int64
+			ttftMicros            int64
 		)
 		if err := rows.Scan(&r.RequestID, &t, &r.KeyID, &r.KeyMasked, &r.KeyName, &r.Endpoint,
 			&r.ModelRequested, &r.ModelServed, &r.Channel, &stream, &r.Status, &r.ErrorType, &r.ErrorMessage,
 			&r.PromptTokens, &r.CompletionTokens, &r.TotalTokens, &estimated, &ttfbMicros, &durMicros,
 			&r.ClientIP, &r.UserAgent, &r.Attempts, &r.FailedPhase, &r.RetryReasons, &fallback, &continued, &truncated,
-			&r.Owner, &r.Group, &r.CachedTokens, &r.CostMicros, &charged); err != nil {
+			&r.Owner, &r.Group, &r.CachedTokens, &r.CostMicros, &charged,
+			&r.UpstreamRequestID, &ttftMicros, &r.RequestBytes, &r.ResponseBytes, &r.FinishReason); err != nil {
 			return nil, err
 		}
 		r.Time = decodeTime(t)
@@ -183,6 +235,7 @@ func (s *Store) queryLogs(ctx context.Context, query string, args ...any) ([]sto
 		r.Charged = charged != 0
 		r.TTFB = decodeDuration(ttfbMicros)
 		r.Duration = decodeDuration(durMicros)
+		r.TTFT = decodeDuration(ttftMicros)
 		out = append(out, r)
 	}
 	return out, rows.Err()

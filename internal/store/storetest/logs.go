@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"testing"
 	"time"
 
@@ -40,7 +41,8 @@ func diffLog(got, want store.RequestLog) string {
 		return fmt.Sprintf("Time: got %v, want %v", got.Time, want.Time)
 	}
 	got.Time, want.Time = time.Time{}, time.Time{}
-	if got != want {
+	got.Timeline, want.Timeline = nil, nil // stored apart; see ListAttempts
+	if !reflect.DeepEqual(got, want) {
 		return fmt.Sprintf("got %+v, want %+v", got, want)
 	}
 	return ""
@@ -62,6 +64,8 @@ func exerciseLogs(t *testing.T, fresh func(t *testing.T) store.Store) {
 			Attempts: 3, FailedPhase: "idle", RetryReasons: "#1 a: timeout; #2 b: server_error",
 			Fallback: true, Continued: true, Truncated: true,
 			Owner: "acme", Group: "research", CachedTokens: 8, CostMicros: 1234, Charged: true,
+			UpstreamRequestID: "chatcmpl-up-123", TTFT: 2345678 * time.Microsecond, RequestBytes: 1 << 20,
+			ResponseBytes: 98765, FinishReason: "length",
 		}
 		minimal := store.RequestLog{RequestID: "req-min", Time: at(0)}
 		if err := s.InsertRequestLogs(ctx, []store.RequestLog{full, minimal}); err != nil {
@@ -145,6 +149,7 @@ func exerciseLogs(t *testing.T, fresh func(t *testing.T) store.Store) {
 			{"model requested", store.LogFilter{Model: "claude-sonnet"}, []string{"req-4"}},
 			{"model served", store.LogFilter{Model: "claude-sonnet-4"}, []string{"req-4"}},
 			{"status", store.LogFilter{Status: 429}, []string{"req-4"}},
+			{"error type", store.LogFilter{ErrorType: "rate_limit_error"}, []string{"req-4"}},
 			{"request id", store.LogFilter{RequestID: "req-6"}, []string{"req-6"}},
 			{"since is inclusive", store.LogFilter{Since: at(8)}, []string{"req-9", "req-8"}},
 			{"until is exclusive", store.LogFilter{Until: at(3)}, []string{"req-2", "req-1"}},
