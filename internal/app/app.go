@@ -61,8 +61,9 @@ type App struct {
 	Groups  *auth.GroupCache
 	Credits *governance.CreditCache
 
-	prices *priceCache
-	redis  *redis.Client
+	prices   *priceCache
+	redis    *redis.Client
+	registry *prometheus.Registry
 
 	clients   []*http.Client
 	log       *slog.Logger
@@ -145,6 +146,7 @@ func (a *App) build(ctx context.Context, cfg config.Config, opts Options) error 
 			mopts.LogQueue = a.logWriter
 		}
 		a.Metrics = metrics.New(reg, mopts)
+		a.registry = reg
 		mh = metrics.Handler(reg)
 	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -183,6 +185,10 @@ func idempotencyStore(c config.Idempotency) idempotency.Store {
 	}
 	return idempotency.NewMemory(idempotency.MemoryOptions{Window: c.Window, MaxEntries: c.MaxEntries, MaxResultBytes: int(c.MaxResultBytes)})
 }
+
+// Registry returns the Prometheus registry the metrics are registered on
+// (what /metrics serves), or nil when metrics are disabled.
+func (a *App) Registry() *prometheus.Registry { return a.registry }
 
 // RequestLog returns the request log writer, or nil when it is disabled.
 func (a *App) RequestLog() *reqlog.Writer { return a.logWriter }
