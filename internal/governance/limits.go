@@ -53,89 +53,122 @@ type dim struct {
 func (e *Engine) build(ctx context.Context, a *Admission) error {
 	p, g := a.req.Principal, a.group
 	keyL := effective(p.Limits, g.Limits)
-	add := func(d dim, l ratelimit.Limit) {
-		a.dims = append(a.dims, d)
-		a.limits = append(a.limits, l)
-	}
-	rates := func(scope, id string, l store.Limits) {
-		if l.RPM > 0 {
-			add(dim{scope, DimRPM, l.RPM, unitRequests}, ratelimit.Limit{Key: id + ":rpm", Kind: ratelimit.Rate, Limit: l.RPM, Period: time.Minute, Cost: 1})
-		}
-		if l.TPM > 0 {
-			add(dim{scope, DimTPM, l.TPM, unitTokens}, ratelimit.Limit{Key: id + ":tpm", Kind: ratelimit.Rate, Limit: l.TPM, Period: time.Minute, Cost: min(a.estTokens, l.TPM+1)})
-		}
-		if l.Concurrency > 0 {
-			add(dim{scope, DimConcurrency, l.Concurrency, unitSlots}, ratelimit.Limit{Key: id + ":conc", Kind: ratelimit.Concurrency, Limit: l.Concurrency})
-		}
-	}
-	rates(ScopeKey, "k:"+p.KeyID, keyL)
+	a.addRates(ScopeKey, "k:"+p.KeyID, keyL)
 	if p.Group != "" {
-		rates(ScopeGroup, "g:"+p.Group, g.Limits)
+		a.addRates(ScopeGroup, "g:"+p.Group, g.Limits)
 	}
-	rates(ScopeModel, "m:"+a.req.Model, e.opts.Models[a.req.Model])
-	rates(ScopeGlobal, "all", e.opts.Global)
+	a.addRates(ScopeModel, "m:"+a.req.Model, e.opts.Models[a.req.Model])
+	a.addRates(ScopeGlobal, "all", e.opts.Global)
+	if err := e.addDaily(ctx, a, keyL); err != nil {
+		return err
+	}
+	if err := e.addMonthly(ctx, a, keyL); err != nil {
+		return err
+	}
+	return e.addBalance(ctx, a)
+}
 
-	dayStart, dayEnd := dayWindow(a.now, e.opts.DayStart, e.opts.Location)
-	day := "k:" + p.KeyID + ":day" + strconv.FormatInt(dayStart.Unix(), 10)
-	if keyL.DailyRequests > 0 {
-		add(dim{ScopeKey, DimDailyRequests, keyL.DailyRequests, unitRequests}, ratelimit.Limit{Key: day + ":req", Kind: ratelimit.Quota, Limit: keyL.DailyRequests, Until: dayEnd, Cost: 1})
+// add appends one counter.
+func (a *Admission) add(d dim, l ratelimit.Limit) {
+	a.dims = append(a.dims, d)
+	a.limits = append(a.limits, l)
+}
+
+// addRates adds the request, token and concurrency limits of one scope.
+func (a *Admission) addRates(scope, id string, l store.Limits) {
+	if l.RPM > 0 {
+		a.add(dim{scope, DimRPM, l.RPM, unitRequests}, ratelimit.Limit{Key: id + ":rpm", Kind: ratelimit.Rate, Limit: l.RPM, Period: time.Minute, Cost: 1})
 	}
-	if keyL.DailyTokens > 0 {
-		add(dim{ScopeKey, DimDailyTokens, keyL.DailyTokens, unitTokens}, ratelimit.Limit{Key: day + ":tok", Kind: ratelimit.Quota, Limit: keyL.DailyTokens, Until: dayEnd, Cost: min(a.estTokens, keyL.DailyTokens+1)})
+	if l.TPM > 0 {
+		a.add(dim{scope, DimTPM, l.TPM, unitTokens}, ratelimit.Limit{Key: id + ":tpm", Kind: ratelimit.Rate, Limit: l.TPM, Period: time.Minute, Cost: min(a.estTokens, l.TPM+1)})
 	}
-	money := func(d dim, key string, until time.Time, seed func(context.Context) (store.Money, error)) error {
-		limit := d.limit
-		if e.opts.Spend != nil {
-			spent, err := e.seed(ctx, key, seed)
-			if err != nil {
-				return err
-			}
-			limit = max(limit-int64(spent), 0)
-		}
-		l := ratelimit.Limit{Key: key, Kind: ratelimit.Quota, Limit: limit, Until: until, Cost: min(int64(a.estCost), limit+1)}
-		if until.IsZero() {
-			l.Kind = ratelimit.Balance
-		}
-		add(d, l)
+	if l.Concurrency > 0 {
+		a.add(dim{scope, DimConcurrency, l.Concurrency, unitSlots}, ratelimit.Limit{Key: id + ":conc", Kind: ratelimit.Concurrency, Limit: l.Concurrency})
+	}
+}
+
+// addDaily adds the key's daily quotas; the day is only computed when one
+// is set.
+func (e *Engine) addDaily(ctx context.Context, a *Admission, keyL store.Limits) error {
+	if keyL.DailyRequests <= 0 && keyL.DailyTokens <= 0 && keyL.DailyCost <= 0 {
 		return nil
 	}
-	if keyL.DailyCost > 0 {
-		if err := money(dim{ScopeKey, DimDailyCost, int64(keyL.DailyCost), unitMoney}, day+":cost", dayEnd,
-			func(ctx context.Context) (store.Money, error) {
-				return e.opts.Spend.SpendSince(ctx, p.KeyID, "", dayStart)
-			}); err != nil {
-			return err
-		}
+	id := a.req.Principal.KeyID
+	start, end := dayWindow(a.now, e.opts.DayStart, e.opts.Location)
+	day := "k:" + id + ":day" + strconv.FormatInt(start.Unix(), 10)
+	if keyL.DailyRequests > 0 {
+		a.add(dim{ScopeKey, DimDailyRequests, keyL.DailyRequests, unitRequests}, ratelimit.Limit{Key: day + ":req", Kind: ratelimit.Quota, Limit: keyL.DailyRequests, Until: end, Cost: 1})
 	}
-	monthStart, monthEnd := monthWindow(a.now, e.opts.Location)
-	month := strconv.FormatInt(monthStart.Unix(), 10)
+	if keyL.DailyTokens > 0 {
+		a.add(dim{ScopeKey, DimDailyTokens, keyL.DailyTokens, unitTokens}, ratelimit.Limit{Key: day + ":tok", Kind: ratelimit.Quota, Limit: keyL.DailyTokens, Until: end, Cost: min(a.estTokens, keyL.DailyTokens+1)})
+	}
+	if keyL.DailyCost <= 0 {
+		return nil
+	}
+	return e.addMoney(ctx, a, dim{ScopeKey, DimDailyCost, int64(keyL.DailyCost), unitMoney}, day+":cost", end,
+		func(ctx context.Context) (store.Money, error) { return e.opts.Spend.SpendSince(ctx, id, "", start) })
+}
+
+// addMonthly adds the key's and the group's monthly budgets.
+func (e *Engine) addMonthly(ctx context.Context, a *Admission, keyL store.Limits) error {
+	p, g := a.req.Principal, a.group
+	groupBudget := p.Group != "" && g.Limits.MonthlyBudget > 0
+	if keyL.MonthlyBudget <= 0 && !groupBudget {
+		return nil
+	}
+	start, end := monthWindow(a.now, e.opts.Location)
+	month := strconv.FormatInt(start.Unix(), 10)
 	if keyL.MonthlyBudget > 0 {
-		if err := money(dim{ScopeKey, DimMonthlyBudget, int64(keyL.MonthlyBudget), unitMoney}, "k:"+p.KeyID+":month"+month, monthEnd,
+		if err := e.addMoney(ctx, a, dim{ScopeKey, DimMonthlyBudget, int64(keyL.MonthlyBudget), unitMoney}, "k:"+p.KeyID+":month"+month, end,
 			func(ctx context.Context) (store.Money, error) {
-				return e.opts.Spend.SpendSince(ctx, p.KeyID, "", monthStart)
+				return e.opts.Spend.SpendSince(ctx, p.KeyID, "", start)
 			}); err != nil {
 			return err
 		}
 	}
-	if p.Group != "" && g.Limits.MonthlyBudget > 0 {
-		if err := money(dim{ScopeGroup, DimMonthlyBudget, int64(g.Limits.MonthlyBudget), unitMoney}, "g:"+p.Group+":month"+month, monthEnd,
-			func(ctx context.Context) (store.Money, error) {
-				return e.opts.Spend.SpendSince(ctx, "", p.Group, monthStart)
-			}); err != nil {
+	if !groupBudget {
+		return nil
+	}
+	return e.addMoney(ctx, a, dim{ScopeGroup, DimMonthlyBudget, int64(g.Limits.MonthlyBudget), unitMoney}, "g:"+p.Group+":month"+month, end,
+		func(ctx context.Context) (store.Money, error) {
+			return e.opts.Spend.SpendSince(ctx, "", p.Group, start)
+		})
+}
+
+// addBalance adds the owner's prepaid balance, when the owner has credits.
+func (e *Engine) addBalance(ctx context.Context, a *Admission) error {
+	owner := a.req.Principal.Owner
+	if owner == "" {
+		return nil
+	}
+	credited, ok := e.opts.Credits.Credited(owner)
+	if !ok {
+		return nil
+	}
+	return e.addMoney(ctx, a, dim{ScopeOwner, DimBalance, int64(credited), unitMoney}, "o:"+owner+":balance", time.Time{},
+		func(ctx context.Context) (store.Money, error) {
+			_, spent, err := e.opts.Spend.OwnerTotals(ctx, owner)
+			return spent, err
+		})
+}
+
+// addMoney adds a money counter: a quota until the window's end, or a
+// balance when until is zero. In-process counters start empty, so their
+// limit is lowered by what was spent before this process first used them.
+func (e *Engine) addMoney(ctx context.Context, a *Admission, d dim, key string, until time.Time, seed func(context.Context) (store.Money, error)) error {
+	limit := d.limit
+	if e.opts.Spend != nil {
+		spent, err := e.seed(ctx, key, seed)
+		if err != nil {
 			return err
 		}
+		limit = max(limit-int64(spent), 0)
 	}
-	if p.Owner != "" {
-		if credited, ok := e.opts.Credits.Credited(p.Owner); ok {
-			if err := money(dim{ScopeOwner, DimBalance, int64(credited), unitMoney}, "o:"+p.Owner+":balance", time.Time{},
-				func(ctx context.Context) (store.Money, error) {
-					_, spent, err := e.opts.Spend.OwnerTotals(ctx, p.Owner)
-					return spent, err
-				}); err != nil {
-				return err
-			}
-		}
+	l := ratelimit.Limit{Key: key, Kind: ratelimit.Quota, Limit: limit, Until: until, Cost: min(int64(a.estCost), limit+1)}
+	if until.IsZero() {
+		l.Kind = ratelimit.Balance
 	}
+	a.add(d, l)
 	return nil
 }
 

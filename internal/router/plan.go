@@ -101,8 +101,7 @@ type Plan struct {
 	models      []*Model
 	on          [][]Class // fallback classes per model index (nil for the requested model)
 	mi          int
-	tries       map[routeKey]int
-	excluded    map[routeKey]bool
+	routes      []routeState // per route tried or excluded; a handful at most
 	records     []Record
 	retryIn     time.Duration // the soonest a cooling channel reopens
 	rateLimited bool          // a channel was refused because an upstream 429 cools it
@@ -114,13 +113,49 @@ type routeKey struct {
 	channel string
 }
 
+// routeState is what the plan knows about one route in this request.
+type routeState struct {
+	key      routeKey
+	tries    int
+	excluded bool
+}
+
+// route returns the state of k, adding it if new. A request touches few
+// routes, so a slice beats a map and allocates nothing for most requests.
+func (p *Plan) route(k routeKey) *routeState {
+	for i := range p.routes {
+		if p.routes[i].key == k {
+			return &p.routes[i]
+		}
+	}
+	p.routes = append(p.routes, routeState{key: k})
+	return &p.routes[len(p.routes)-1]
+}
+
+func (p *Plan) triesOf(k routeKey) int {
+	for i := range p.routes {
+		if p.routes[i].key == k {
+			return p.routes[i].tries
+		}
+	}
+	return 0
+}
+
+func (p *Plan) isExcluded(k routeKey) bool {
+	for i := range p.routes {
+		if p.routes[i].key == k {
+			return p.routes[i].excluded
+		}
+	}
+	return false
+}
+
 // NewPlan starts the attempts for a request of model m on endpoint, all
 // of which must end by deadline (zero means none).
 func (x *Executor) NewPlan(m *Model, endpoint string, deadline time.Time) *Plan {
 	p := &Plan{
 		x: x, endpoint: endpoint, policy: m.Policy(endpoint), deadline: deadline,
 		models: []*Model{m}, on: [][]Class{nil},
-		tries: map[routeKey]int{}, excluded: map[routeKey]bool{},
 	}
 	for i, fm := range m.fallbackModels {
 		p.models = append(p.models, fm)
@@ -153,7 +188,7 @@ func (p *Plan) Next(ctx context.Context) (Attempt, error) {
 		}
 		if wait > 0 {
 			if !p.fits(wait) {
-				p.excluded[routeKey{a.mi, a.Target.Channel}] = true
+				p.route(routeKey{a.mi, a.Target.Channel}).excluded = true
 				continue
 			}
 			if err := backoff.Wait(ctx, wait); err != nil {
@@ -166,7 +201,7 @@ func (p *Plan) Next(ctx context.Context) (Attempt, error) {
 		}
 		a.N = len(p.records) + 1
 		p.records = append(p.records, Record{Attempt: a})
-		p.tries[routeKey{a.mi, a.Target.Channel}]++
+		p.route(routeKey{a.mi, a.Target.Channel}).tries++
 		return a, nil
 	}
 	if last != nil && last.Err != nil {
@@ -202,7 +237,7 @@ func (p *Plan) Done(a Attempt, err error) {
 		p.breakerDo(func(b Breaker) { b.Success(ch, a.probe) })
 	}
 	if neverRepeat(rec.Class) {
-		p.excluded[routeKey{a.mi, a.Target.Channel}] = true
+		p.route(routeKey{a.mi, a.Target.Channel}).excluded = true
 	}
 }
 
@@ -253,14 +288,14 @@ func (p *Plan) pick(last *Record) (Attempt, time.Duration, bool) {
 		return Attempt{}, 0, false
 	}
 	base := Attempt{Model: m, Fallback: p.mi > 0, mi: p.mi}
-	if t, ok := p.choose(m, func(k routeKey) bool { return p.tries[k] == 0 }); ok {
+	if t, ok := p.choose(m, func(k routeKey) bool { return p.triesOf(k) == 0 }); ok {
 		base.Target = t
 		return base, 0, true
 	}
 	if failoverOnly {
 		return Attempt{}, 0, false
 	}
-	t, ok := p.choose(m, func(k routeKey) bool { return p.tries[k] > 0 && p.tries[k] < perTargetAttempts })
+	t, ok := p.choose(m, func(k routeKey) bool { n := p.triesOf(k); return n > 0 && n < perTargetAttempts })
 	if !ok {
 		return Attempt{}, 0, false
 	}
@@ -281,7 +316,7 @@ func (p *Plan) choose(m *Model, ok func(routeKey) bool) (Target, bool) {
 	var tier []Target
 	for _, t := range m.Targets {
 		k := routeKey{p.mi, t.Channel}
-		if p.excluded[k] || !ok(k) || t.Weight <= 0 {
+		if p.isExcluded(k) || !ok(k) || t.Weight <= 0 {
 			continue
 		}
 		if len(tier) > 0 && t.Priority != tier[0].Priority {
@@ -316,7 +351,7 @@ func (p *Plan) admit(a *Attempt) bool {
 	if p.x.Breaker != nil {
 		ok, probe, retryIn := p.x.Breaker.Allow(a.Target.CircuitKey())
 		if !ok {
-			p.excluded[k] = true
+			p.route(k).excluded = true
 			if p.retryIn == 0 || retryIn < p.retryIn {
 				p.retryIn = retryIn
 			}
@@ -333,7 +368,7 @@ func (p *Plan) admit(a *Attempt) bool {
 		if !a.Retry {
 			p.x.Budget.Request(ch)
 		} else if !p.x.Budget.TryRetry(ch) {
-			p.excluded[k] = true
+			p.route(k).excluded = true
 			p.breakerDo(func(b Breaker) { b.Release(a.Target.CircuitKey(), a.probe) })
 			return false
 		}
@@ -392,6 +427,6 @@ func (p *Plan) Again(prev Attempt) (Attempt, bool) {
 	a := prev
 	a.N, a.Retry, a.Waited, a.probe = len(p.records)+1, true, 0, false
 	p.records = append(p.records, Record{Attempt: a})
-	p.tries[routeKey{a.mi, a.Target.Channel}]++
+	p.route(routeKey{a.mi, a.Target.Channel}).tries++
 	return a, true
 }
