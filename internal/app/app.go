@@ -14,6 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/tollgate/tollgate/internal/auth"
 	"github.com/tollgate/tollgate/internal/backoff"
@@ -64,6 +65,7 @@ type App struct {
 	prices   *priceCache
 	redis    *redis.Client
 	registry *prometheus.Registry
+	traces   *sdktrace.TracerProvider // nil when tracing is off
 
 	clients   []*http.Client
 	log       *slog.Logger
@@ -79,6 +81,10 @@ type Options struct {
 	Logger *slog.Logger
 	// Version is reported upstream in the User-Agent.
 	Version string
+	// TraceExporter, if set, receives the spans instead of the OTLP
+	// collector when tracing is enabled; each span is exported as it
+	// ends. For tests.
+	TraceExporter sdktrace.SpanExporter
 }
 
 // New opens the store, loads the keys and builds the server. The key
@@ -149,6 +155,10 @@ func (a *App) build(ctx context.Context, cfg config.Config, opts Options) error 
 		a.registry = reg
 		mh = metrics.Handler(reg)
 	}
+	tracer, err := a.buildTracing(ctx, cfg.Tracing, opts.Version, opts.TraceExporter)
+	if err != nil {
+		return err
+	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	a.cancel = cancel
 	a.wg.Go(func() { a.Keys.Run(runCtx) })
@@ -173,6 +183,7 @@ func (a *App) build(ctx context.Context, cfg config.Config, opts Options) error 
 		Admin:               a.Store,
 		OnKeyChange:         func(k store.Key) { a.Keys.Apply(k) },
 		MetricsHandler:      mh,
+		Tracer:              tracer,
 	})
 	return nil
 }
@@ -193,8 +204,8 @@ func (a *App) Registry() *prometheus.Registry { return a.registry }
 // RequestLog returns the request log writer, or nil when it is disabled.
 func (a *App) RequestLog() *reqlog.Writer { return a.logWriter }
 
-// Close stops the key refresh, writes every queued log row and closes the
-// store. ctx bounds the wait for the log rows.
+// Close stops the key refresh, writes every queued log row, flushes the
+// traces and closes the store. ctx bounds the wait for the log rows.
 func (a *App) Close(ctx context.Context) error {
 	var err error
 	a.closeOnce.Do(func() {
@@ -208,6 +219,11 @@ func (a *App) Close(ctx context.Context) error {
 		if a.logWriter != nil {
 			if cerr := a.logWriter.Close(ctx); cerr != nil {
 				err = fmt.Errorf("flushing the request log: %w", cerr)
+			}
+		}
+		if a.traces != nil {
+			if terr := a.traces.Shutdown(ctx); terr != nil {
+				err = errors.Join(err, fmt.Errorf("flushing traces: %w", terr))
 			}
 		}
 		if a.redis != nil {
@@ -325,6 +341,7 @@ func buildAdapters(cfg config.Config, version string) (map[string]provider.Adapt
 		opts := openaicompat.Options{
 			Channel: ch.Name, BaseURL: ch.BaseURL, APIKey: ch.APIKey, Headers: ch.Headers, UserAgent: ua,
 			Timeouts: provider.Timeouts{ResponseHeader: t.ResponseHeader, FirstToken: t.FirstToken, Idle: t.Idle},
+			APIStyle: ch.APIStyle, APIVersion: ch.APIVersion,
 		}
 		switch ch.Provider {
 		case config.ProviderSimulator:

@@ -35,6 +35,8 @@ type Config struct {
 	Idempotency Idempotency `yaml:"idempotency"`
 	// Metrics configures the Prometheus endpoint.
 	Metrics Metrics `yaml:"metrics"`
+	// Tracing configures OpenTelemetry traces over OTLP.
+	Tracing Tracing `yaml:"tracing"`
 	// Limits configures tollgate's own rate limits and quota days.
 	Limits Limits `yaml:"limits"`
 	// Prices are the prices per million tokens per model name. Prices set
@@ -171,6 +173,12 @@ const (
 	DialectGemini    = "gemini"
 )
 
+// API styles of an "openai" channel.
+const (
+	APIStyleOpenAI = "openai"
+	APIStyleAzure  = "azure"
+)
+
 // Channel is one upstream endpoint: a provider plus its connection details.
 type Channel struct {
 	// Name identifies the channel in routes, logs and metrics. Required.
@@ -201,6 +209,15 @@ type Channel struct {
 	// limit; Anthropic requires one ("anthropic" and simulator channels
 	// with dialect "anthropic"). Default 4096.
 	DefaultMaxTokens int `yaml:"default_max_tokens"`
+	// APIStyle lays out URLs and credentials of an "openai" channel:
+	// "openai" (default) or "azure" for Azure OpenAI, where base_url is
+	// the resource root (https://RESOURCE.openai.azure.com), the route's
+	// upstream model names the deployment, and api_key is sent as
+	// "api-key".
+	APIStyle string `yaml:"api_style"`
+	// APIVersion is Azure OpenAI's api-version query parameter (api_style
+	// "azure" only). Default "2024-10-21".
+	APIVersion string `yaml:"api_version"`
 	// Dialect is the API a simulator channel speaks: "openai" (default),
 	// "anthropic" or "gemini" (driven through the anthropic or gemini
 	// adapter, so the whole translation path runs offline). Simulator

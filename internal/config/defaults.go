@@ -50,6 +50,7 @@ func Default() Config {
 			Continuation:      Continuation{Enabled: true, MaxBufferBytes: 1 << 20},
 		},
 		Metrics: Metrics{Enabled: true},
+		Tracing: Tracing{ServiceName: "tollgate", SampleRatio: 1},
 		Limits: Limits{
 			Backend: "memory", DayStart: "00:00", TimeZone: "UTC", DefaultMaxTokens: 1024,
 			Redis: Redis{OnError: "fail_closed", Timeout: 250 * time.Millisecond},

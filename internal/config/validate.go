@@ -33,6 +33,7 @@ func (c *Config) fillDefaults() {
 func (c *Config) Validate() []error {
 	var v validator
 	c.validateServer(&v)
+	c.validateTracing(&v)
 	c.validateResilience(&v)
 	c.validateGovernance(&v)
 	c.validateChannels(&v)
@@ -159,6 +160,7 @@ func (c *Config) validateChannels(v *validator) {
 		default:
 			v.addf(f+".provider", "unknown provider %q (one of %s, %s, %s, %s)", ch.Provider, ProviderOpenAI, ProviderAnthropic, ProviderGemini, ProviderSimulator)
 		}
+		validateAPIStyle(v, f, ch)
 		if ch.Dialect != "" && ch.Provider != ProviderSimulator {
 			v.addf(f+".dialect", "only valid for provider %q", ProviderSimulator)
 		}
@@ -170,6 +172,27 @@ func (c *Config) validateChannels(v *validator) {
 				v.addf(f+".headers."+name, "tollgate sets this header itself; use api_key for credentials")
 			}
 		}
+	}
+}
+
+// validateAPIStyle checks api_style and api_version.
+func validateAPIStyle(v *validator, f string, ch Channel) {
+	switch ch.APIStyle {
+	case "", APIStyleOpenAI:
+		if ch.APIVersion != "" {
+			v.addf(f+".api_version", "only valid with api_style %q", APIStyleAzure)
+		}
+	case APIStyleAzure:
+		for name := range ch.Headers {
+			if strings.EqualFold(name, "api-key") {
+				v.addf(f+".headers."+name, "tollgate sets this header itself; use api_key for credentials")
+			}
+		}
+	default:
+		v.addf(f+".api_style", "unknown API style %q (%s or %s)", ch.APIStyle, APIStyleOpenAI, APIStyleAzure)
+	}
+	if ch.APIStyle != "" && ch.Provider != ProviderOpenAI {
+		v.addf(f+".api_style", "only valid for provider %q", ProviderOpenAI)
 	}
 }
 

@@ -44,10 +44,13 @@ func (s *Server) relayOnce(ctx context.Context, w http.ResponseWriter, r *http.R
 		}
 		s.ended(at)
 		var obj jsonpeek.Object
+		var body []byte
 		if err == nil {
 			if obj, err = jsonpeek.Parse(resp.Body); err != nil {
 				err = &provider.Error{Kind: provider.KindMalformed, Phase: provider.PhaseBody, Channel: a.Target.Channel,
 					Message: "the upstream answered with invalid JSON", Err: err}
+			} else {
+				body, err = answerBody(rec, rr, a, resp.Body)
 			}
 		}
 		rr.plan.Done(a, err)
@@ -63,9 +66,9 @@ func (s *Server) relayOnce(ctx context.Context, w http.ResponseWriter, r *http.R
 		h := w.Header()
 		h.Set("Content-Type", "application/json")
 		setOutcomeHeaders(h, rr, a, false)
-		s.settleSuccess(r, nil, resp.Body)
+		s.settleSuccess(r, nil, body)
 		w.WriteHeader(http.StatusOK)
-		_, _ = w.Write(resp.Body)
+		_, _ = w.Write(body)
 		return
 	}
 }
@@ -139,7 +142,7 @@ func (s *Server) recordAttempts(r *http.Request, rr *relayRequest) {
 		rec.attempts = metricAttempts(records)
 	}
 	debug := s.log.Enabled(r.Context(), slog.LevelDebug)
-	if s.opts.RequestLog != nil || debug {
+	if s.opts.RequestLog != nil || debug || s.opts.Tracer != nil {
 		rec.row.Timeline = timeline(records, rec.timings)
 	}
 	if debug {

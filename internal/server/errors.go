@@ -85,6 +85,10 @@ func writeErrorTo(w http.ResponseWriter, r *http.Request, ae *apiError) {
 	if ae.NoRetry {
 		h.Set("x-should-retry", "false")
 	}
+	if rec := recordFrom(r.Context()); rec != nil && rec.dialect == dialectAnthropic {
+		writeAnthropicError(w, ae, rec.row.RequestID)
+		return
+	}
 	w.WriteHeader(ae.Status)
 	_ = json.NewEncoder(w).Encode(errorBody(ae, requestID(r)))
 }

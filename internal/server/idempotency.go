@@ -35,6 +35,13 @@ func (s *Server) beginIdempotent(w http.ResponseWriter, r *http.Request, rr *rel
 	}
 	ctx := r.Context()
 	scope := principalFrom(ctx).KeyID
+	if recordFrom(ctx).dialect == dialectAnthropic {
+		// A Messages answer must never replay to a chat request.
+		scope += "/messages"
+	}
+	if recordFrom(ctx).dialect == dialectResponses {
+		scope += "/responses" // nor a response object to either
+	}
 	fp := idempotency.Fingerprint(rr.body)
 	outcome, res, err := s.opts.Idempotency.Begin(ctx, scope, key, fp)
 	switch {
@@ -174,7 +181,7 @@ func (s *Server) replay(w http.ResponseWriter, r *http.Request, res *idempotency
 	w.WriteHeader(res.Status)
 	sw := sse.NewWriter(w)
 	for _, ev := range res.Events {
-		if sw.Data(ev) != nil {
+		if sw.Event(replayEventName(rec, ev), ev) != nil {
 			return
 		}
 	}

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/tollgate/tollgate/internal/auth"
 	"github.com/tollgate/tollgate/internal/metrics"
 	"github.com/tollgate/tollgate/internal/store"
@@ -44,6 +46,9 @@ type record struct {
 	upstream time.Duration   // time spent waiting on upstreams and backoffs
 	claim    *idemClaim      // the request's Idempotency-Key, if any
 	timings  []attemptTiming // per attempt, indexed by Attempt.N-1
+	span     trace.Span      // the request's trace span; nil when tracing is off
+	dialect  dialect         // the API the client speaks; shapes answers and errors
+	resp     *responsesState // a Responses API request's answer state (responses.go)
 }
 
 func recordFrom(ctx context.Context) *record {
@@ -141,6 +146,7 @@ func (s *Server) logged(next http.Handler) http.Handler {
 		rec.endpoint = endpointLabel(r.URL.Path)
 		rec.row.ClientIP = clientIP(r)
 		rec.row.UserAgent = clip(r.UserAgent(), 200)
+		s.startTrace(r, rec)
 		defer func() {
 			v := recover()
 			rec.row.RequestBytes = lio.body.n
@@ -182,6 +188,7 @@ func (s *Server) logRow(rec *record, sw *statusWriter, panicked bool) {
 	row.ResponseBytes = sw.bytes
 	row.UpstreamRequestID = clip(rec.upstreamID, 200)
 	s.observe(rec, row)
+	s.endTrace(rec, &row)
 	s.logRequest(&row)
 	if s.opts.RequestLog != nil {
 		s.opts.RequestLog.Log(row)
@@ -192,6 +199,9 @@ func (s *Server) logRow(rec *record, sw *statusWriter, panicked bool) {
 func (s *Server) authenticated(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		secret, ok := bearer(r)
+		if !ok && recordFrom(r.Context()).dialect == dialectAnthropic {
+			secret, ok = apiKeyHeader(r)
+		}
 		var p auth.Principal
 		var err error
 		if !ok {

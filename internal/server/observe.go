@@ -58,7 +58,7 @@ func metricAttempts(records []router.Record) []metrics.Attempt {
 func endpointLabel(path string) string {
 	path = strings.TrimPrefix(path, "/v1")
 	switch {
-	case path == "/chat/completions":
+	case path == "/chat/completions" || path == "/messages" || path == "/responses":
 		return metrics.EndpointChat
 	case path == "/completions":
 		return metrics.EndpointCompletions

@@ -53,42 +53,53 @@ type relayRequest struct {
 // route it, and forward it through the attempts its plan allows.
 func (s *Server) relay(ep endpoint) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rr, err := s.prepare(w, r, ep)
+		body, err := s.readBody(w, r)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
 		}
-		recordFrom(r.Context()).model = rr.model.Name
-		s.opts.Metrics.InFlight(rr.stream, 1)
-		defer s.opts.Metrics.InFlight(rr.stream, -1)
-		w, finish, done := s.beginIdempotent(w, r, rr)
-		if done {
-			return
-		}
-		defer finish()
-		adm, err := s.admit(r, rr)
-		if err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		adm.RateHeaders(w.Header())
-		defer s.settle(r, adm)
-		ctx := r.Context()
-		var deadline time.Time
-		if rr.deadline > 0 {
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithTimeoutCause(ctx, rr.deadline, errTotalTimeout)
-			defer cancel()
-			deadline, _ = ctx.Deadline()
-		}
-		rr.plan = s.exec.NewPlan(rr.model, ep.name, deadline)
-		defer s.recordAttempts(r, rr)
-		if rr.stream {
-			s.relayStream(ctx, w, r, rr)
-			return
-		}
-		s.relayOnce(ctx, w, r, rr)
+		s.relayBody(w, r, ep, body)
 	})
+}
+
+// relayBody relays one OpenAI-format request body; the client's dialect
+// (record.dialect) shapes the answer.
+func (s *Server) relayBody(w http.ResponseWriter, r *http.Request, ep endpoint, body []byte) {
+	rr, err := s.prepare(r, ep, body)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	recordFrom(r.Context()).model = rr.model.Name
+	s.opts.Metrics.InFlight(rr.stream, 1)
+	defer s.opts.Metrics.InFlight(rr.stream, -1)
+	w, finish, done := s.beginIdempotent(w, r, rr)
+	if done {
+		return
+	}
+	defer finish()
+	adm, err := s.admit(r, rr)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	adm.RateHeaders(w.Header())
+	defer s.settle(r, adm)
+	ctx := r.Context()
+	var deadline time.Time
+	if rr.deadline > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, rr.deadline, errTotalTimeout)
+		defer cancel()
+		deadline, _ = ctx.Deadline()
+	}
+	rr.plan = s.exec.NewPlan(rr.model, ep.name, deadline)
+	defer s.recordAttempts(r, rr)
+	if rr.stream {
+		s.relayStream(ctx, w, r, rr)
+		return
+	}
+	s.relayOnce(ctx, w, r, rr)
 }
 
 // requestFor builds the upstream request for one attempt: the client's
@@ -111,14 +122,10 @@ func (rr *relayRequest) requestFor(a router.Attempt, requestID string) *provider
 	return &provider.Request{Endpoint: rr.ep.op, Body: body, Stream: rr.stream, RequestID: requestID, Timeouts: a.Target.Timeouts}
 }
 
-// prepare reads and checks the body, resolves the model and builds the
-// upstream request.
-func (s *Server) prepare(w http.ResponseWriter, r *http.Request, ep endpoint) (*relayRequest, error) {
+// prepare checks the body, resolves the model and builds the upstream
+// request.
+func (s *Server) prepare(r *http.Request, ep endpoint, body []byte) (*relayRequest, error) {
 	rec := recordFrom(r.Context())
-	body, err := s.readBody(w, r)
-	if err != nil {
-		return nil, err
-	}
 	obj, err := jsonpeek.Parse(body)
 	if err != nil {
 		return nil, badJSON(err)

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/tollgate/tollgate/internal/auth"
 	"github.com/tollgate/tollgate/internal/idempotency"
 	"github.com/tollgate/tollgate/internal/metrics"
@@ -62,6 +64,9 @@ type Options struct {
 	Governor Governor
 	// Metrics records request metrics. Nil records none.
 	Metrics *metrics.Metrics
+	// Tracer, if set, records one span per request and one child span
+	// per upstream attempt. Nil turns tracing off at no cost.
+	Tracer trace.Tracer
 	// MetricsHandler serves GET /metrics. Nil leaves the route unknown.
 	MetricsHandler http.Handler
 	// Ready reports whether the server can take traffic (for /readyz).
@@ -132,6 +137,8 @@ func (s *Server) routes() http.Handler {
 		mux.Handle(prefix+"/models", s.api(http.MethodGet, http.HandlerFunc(s.listModels)))
 		mux.Handle(prefix+"/models/{id...}", s.api(http.MethodGet, http.HandlerFunc(s.getModel)))
 	}
+	mux.Handle("/v1/messages", s.speaking(dialectAnthropic, s.api(http.MethodPost, http.HandlerFunc(s.messages))))
+	mux.Handle("/v1/responses", s.speaking(dialectResponses, s.api(http.MethodPost, http.HandlerFunc(s.responses))))
 	mux.Handle("/admin/channels", s.logged(allow(http.MethodGet, s.authenticated(s.adminOnly(http.HandlerFunc(s.adminChannels))))))
 	if s.opts.Admin != nil {
 		s.adminRoutes(mux) // governance admin API, admin_keys.go

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	anthropicdialect "github.com/tollgate/tollgate/internal/dialect/anthropic"
 	"github.com/tollgate/tollgate/internal/jsonpeek"
 	"github.com/tollgate/tollgate/internal/openai"
 	"github.com/tollgate/tollgate/internal/provider"
@@ -56,6 +57,9 @@ type streamRelay struct {
 	script    transcript
 	origErr   error // the first failure after content was sent
 	cont      *continuation
+	// tr translates chunks for a client of the Anthropic dialect; nil
+	// for OpenAI clients (see stream_dialect.go).
+	tr *anthropicdialect.StreamTranslator
 }
 
 // relayStream serves a streaming request through the attempts its plan
@@ -64,6 +68,7 @@ type streamRelay struct {
 // in-band with no [DONE].
 func (s *Server) relayStream(ctx context.Context, w http.ResponseWriter, r *http.Request, rr *relayRequest) {
 	sr := &streamRelay{s: s, w: w, r: r, rr: rr, rec: recordFrom(r.Context()), interval: s.opts.KeepAlive}
+	sr.tr = newStreamTranslator(sr.rec, rr)
 	sr.script.limit = s.continuationLimit(rr)
 	sr.startKeepAlive()
 	defer sr.stopKeepAlive()
@@ -232,14 +237,14 @@ func (sr *streamRelay) send(a router.Attempt, data []byte) error {
 		sr.commitLocked(&a)
 	}
 	for _, h := range sr.held {
-		if err := sr.sw.DataNoFlush(h); err != nil {
-			return errClientWrite
+		if err := sr.writeChunk(a, h); err != nil {
+			return err
 		}
 		sr.script.add(h)
 	}
 	sr.held = sr.held[:0]
-	if err := sr.sw.DataNoFlush(data); err != nil {
-		return errClientWrite
+	if err := sr.writeChunk(a, data); err != nil {
+		return err
 	}
 	sr.unflushed = true
 	sr.script.add(data)
@@ -296,7 +301,7 @@ func (sr *streamRelay) complete(a router.Attempt) {
 		sr.commitLocked(&a)
 	}
 	for _, h := range sr.held {
-		if sr.sw.Data(h) != nil {
+		if sr.writeChunk(a, h) != nil {
 			sr.clientGoneLocked(errClientWrite)
 			return
 		}
@@ -309,8 +314,7 @@ func (sr *streamRelay) complete(a router.Attempt) {
 	h.Set(trailerModel, a.Model.Name)
 	h.Set(trailerFallback, strconv.FormatBool(a.Fallback))
 	h.Set(headerContinued, strconv.FormatBool(sr.cont != nil))
-	sr.s.settleSuccess(sr.r, []byte("[DONE]"), nil)
-	if err := sr.sw.Done(); err != nil {
+	if err := sr.writeEnd(); err != nil {
 		sr.clientGoneLocked(err)
 	}
 }
@@ -345,8 +349,7 @@ func (sr *streamRelay) fail(ctx context.Context, err error) {
 	if sr.content {
 		body.Error.Message = "The stream was interrupted before the answer was complete: " + body.Error.Message
 	}
-	data, _ := json.Marshal(body)
-	if err := sr.sw.Data(data); err != nil {
+	if err := sr.writeFailure(ae, body); err != nil {
 		sr.clientGoneLocked(err)
 	}
 	sr.w.Header().Set(trailerAttempts, strconv.Itoa(len(sr.rr.plan.Records())))
@@ -391,7 +394,7 @@ func (sr *streamRelay) tick() {
 	if !sr.committed {
 		sr.commitLocked(nil)
 	}
-	if sr.sw.Comment("keep-alive") != nil {
+	if sr.writeKeepAlive() != nil {
 		sr.stopped = true
 		return
 	}

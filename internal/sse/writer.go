@@ -68,6 +68,20 @@ func (w *Writer) Event(name string, data []byte) error {
 	return w.send()
 }
 
+// EventNoFlush writes an event like Event but does not flush it, as
+// DataNoFlush does for Data.
+func (w *Writer) EventNoFlush(name string, data []byte) error {
+	buf := w.buf[:0]
+	if name != "" {
+		buf = append(buf, "event: "...)
+		buf = appendOneLine(buf, name)
+		buf = append(buf, '\n')
+	}
+	buf = appendData(buf, data)
+	w.buf = append(buf, '\n')
+	return w.write()
+}
+
 // Comment writes a comment, ": " + text + "\n\n", which readers ignore; it
 // serves as a keep-alive. Line breaks in text are replaced by spaces.
 func (w *Writer) Comment(text string) error {

@@ -39,6 +39,12 @@ type Options struct {
 	Timeouts provider.Timeouts
 	// UserAgent is sent upstream. Default "tollgate".
 	UserAgent string
+	// APIStyle is how URLs and credentials are laid out: StyleOpenAI (the
+	// default when empty) or StyleAzure (see azure.go).
+	APIStyle string
+	// APIVersion is the api-version query parameter of StyleAzure.
+	// Default DefaultAzureAPIVersion.
+	APIVersion string
 }
 
 // Adapter sends OpenAI-format requests to one OpenAI-compatible upstream.
@@ -47,6 +53,7 @@ type Adapter struct {
 	channel  string
 	base     string
 	auth     string
+	azure    *azureStyle // nil for the OpenAI style
 	headers  http.Header
 	client   *http.Client
 	timeouts provider.Timeouts
@@ -85,8 +92,15 @@ func New(opts Options) (*Adapter, error) {
 		client:   opts.Client,
 		timeouts: opts.Timeouts,
 	}
-	if !opts.APIKey.IsZero() {
-		a.auth = "Bearer " + opts.APIKey.Reveal()
+	switch opts.APIStyle {
+	case "", StyleOpenAI:
+		if !opts.APIKey.IsZero() {
+			a.auth = "Bearer " + opts.APIKey.Reveal()
+		}
+	case StyleAzure:
+		a.azure = newAzureStyle(opts)
+	default:
+		return nil, fmt.Errorf("channel %s: unknown API style %q (%s or %s)", opts.Channel, opts.APIStyle, StyleOpenAI, StyleAzure)
 	}
 	return a, nil
 }
@@ -100,14 +114,21 @@ func (a *Adapter) Do(ctx context.Context, req *provider.Request) (*provider.Resp
 	if req.Timeouts.Connect > 0 {
 		ctx = provider.WithConnectTimeout(ctx, req.Timeouts.Connect)
 	}
+	target, err := a.url(req)
+	if err != nil {
+		return nil, err
+	}
 	actx, cancel := context.WithCancelCause(ctx)
-	hreq, err := http.NewRequestWithContext(actx, http.MethodPost, a.base+"/"+string(req.Endpoint), bytes.NewReader(req.Body))
+	hreq, err := http.NewRequestWithContext(actx, http.MethodPost, target, bytes.NewReader(req.Body))
 	if err != nil {
 		cancel(nil)
 		return nil, fmt.Errorf("building upstream request: %w", err)
 	}
 	hreq.Header = a.headers.Clone()
-	if a.auth != "" {
+	switch {
+	case a.azure != nil:
+		a.azure.authorize(hreq.Header)
+	case a.auth != "":
 		hreq.Header.Set("Authorization", a.auth)
 	}
 	if req.Stream {
