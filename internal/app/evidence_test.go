@@ -175,16 +175,15 @@ func TestFaultEvidence(t *testing.T) {
 			name: "no [DONE] after the finish", fault: "{kind: no_done}", stream: true,
 			want: evidence{status: 200, attempts: 1, charged: true, attemptResults: ok("ok")},
 		},
-		// An upstream that reports no usage is served and marked charged,
-		// but tollgate does not estimate the tokens it withheld yet: the
-		// row has zero tokens and cost, and usage_estimated false.
+		// An upstream that reports no usage is served and charged on an
+		// estimate, which the row marks as such.
 		{
 			name: "no usage", fault: "{kind: no_usage}",
-			want: evidence{status: 200, attempts: 1, charged: true, attemptResults: ok("ok")},
+			want: evidence{status: 200, attempts: 1, charged: true, estimated: true, attemptResults: ok("ok")},
 		},
 		{
 			name: "no usage", fault: "{kind: no_usage}", stream: true,
-			want: evidence{status: 200, attempts: 1, charged: true, attemptResults: ok("ok")},
+			want: evidence{status: 200, attempts: 1, charged: true, estimated: true, attemptResults: ok("ok")},
 		},
 		{
 			name: "context length exceeded", fault: "{kind: status, status: 400, code: context_length_exceeded}",

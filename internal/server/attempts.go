@@ -59,6 +59,7 @@ func (s *Server) relayOnce(ctx context.Context, w http.ResponseWriter, r *http.R
 		}
 		rec.upstreamID = resp.UpstreamRequestID
 		rec.row.FinishReason = openai.FinishReason(resp.Body)
+		rec.answerBytes = int64(len(resp.Body))
 		captureUsage(rec, obj)
 		if served, ok, _ := obj.String("model"); ok {
 			rec.row.ModelServed = clip(served, 200)

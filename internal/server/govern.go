@@ -34,14 +34,31 @@ func (s *Server) admit(r *http.Request, rr *relayRequest) (*governance.Admission
 
 // settle charges a request that was answered in full and releases the
 // reservation of one that was not; the log row says which.
-func (s *Server) settle(r *http.Request, adm *governance.Admission) {
+func (s *Server) settle(r *http.Request, rr *relayRequest, adm *governance.Admission) {
+	rec := recordFrom(r.Context())
+	served := rec.err == nil && rec.statusOverride == 0 && !rec.row.Truncated
+	if served && rec.row.PromptTokens == 0 && rec.row.CompletionTokens == 0 {
+		estimateUsage(rec, rr)
+	}
 	if adm == nil {
 		return
 	}
-	rec := recordFrom(r.Context())
-	served := rec.err == nil && rec.statusOverride == 0 && !rec.row.Truncated
 	u := governance.Usage{PromptTokens: rec.row.PromptTokens, CachedTokens: rec.row.CachedTokens, CompletionTokens: rec.row.CompletionTokens}
 	rec.row.CostMicros, rec.row.Charged = adm.Settle(r.Context(), u, served)
+}
+
+// estimateUsage fills in the usage of an answer whose upstream reported
+// none, so that it is recorded and charged on an estimate (and marked so)
+// rather than as free: the prompt from the body size, the answer from the
+// number of content chunks (about one token each) or the answer's size.
+func estimateUsage(rec *record, rr *relayRequest) {
+	rec.row.PromptTokens = estimatePromptTokens(rr.body)
+	rec.row.CompletionTokens = rec.contentChunks
+	if !rr.stream {
+		rec.row.CompletionTokens = rec.answerBytes / 4
+	}
+	rec.row.TotalTokens = rec.row.PromptTokens + rec.row.CompletionTokens
+	rec.row.UsageEstimated = true
 }
 
 // estimatePromptTokens estimates a prompt from the body size: about four

@@ -43,12 +43,16 @@ type record struct {
 	endpoint string // chat, completions, embeddings, models, admin, other
 	model    string // the canonical configured model, "" when unresolved
 	attempts []metrics.Attempt
-	upstream time.Duration   // time spent waiting on upstreams and backoffs
-	claim    *idemClaim      // the request's Idempotency-Key, if any
-	timings  []attemptTiming // per attempt, indexed by Attempt.N-1
-	span     trace.Span      // the request's trace span; nil when tracing is off
-	dialect  dialect         // the API the client speaks; shapes answers and errors
-	resp     *responsesState // a Responses API request's answer state (responses.go)
+	upstream time.Duration // time spent waiting on upstreams and backoffs
+	claim    *idemClaim    // the request's Idempotency-Key, if any
+	// contentChunks and answerBytes size an answer whose upstream reported
+	// no usage, so it can be estimated rather than charged at zero.
+	contentChunks int64
+	answerBytes   int64
+	timings       []attemptTiming // per attempt, indexed by Attempt.N-1
+	span          trace.Span      // the request's trace span; nil when tracing is off
+	dialect       dialect         // the API the client speaks; shapes answers and errors
+	resp          *responsesState // a Responses API request's answer state (responses.go)
 }
 
 func recordFrom(ctx context.Context) *record {

@@ -84,7 +84,7 @@ func (s *Server) relayBody(w http.ResponseWriter, r *http.Request, ep endpoint, 
 		return
 	}
 	adm.RateHeaders(w.Header())
-	defer s.settle(r, adm)
+	defer s.settle(r, rr, adm)
 	ctx := r.Context()
 	var deadline time.Time
 	if rr.deadline > 0 {

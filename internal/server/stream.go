@@ -252,6 +252,7 @@ func (sr *streamRelay) send(a router.Attempt, data []byte) error {
 		sr.rec.row.TTFT = sr.s.opts.Now().Sub(sr.rec.start)
 	}
 	sr.content = true
+	sr.rec.contentChunks++
 	sr.resetKeepAliveLocked()
 	return nil
 }
