@@ -80,6 +80,9 @@ type Request struct {
 	// TTFB is the time to the first byte sent to the client (for streams,
 	// the first content); zero if none was sent.
 	TTFB time.Duration
+	// TTFT is, for streams, the time to the first content event sent to
+	// the client; zero if none was sent.
+	TTFT time.Duration
 	// Overhead is the time spent in tollgate itself: Duration minus the
 	// time spent waiting on upstreams. Zero if unknown.
 	Overhead time.Duration
@@ -130,12 +133,14 @@ type Metrics struct {
 	requests       *prometheus.CounterVec
 	durationVec    *prometheus.HistogramVec
 	ttfbVec        *prometheus.HistogramVec
+	ttftVec        *prometheus.HistogramVec
 	timeoutsVec    *prometheus.CounterVec
 	rateLimitedVec *prometheus.CounterVec
 	inFlightVec    *prometheus.GaugeVec
 
 	duration      [len(endpointNames)][len(streamNames)]prometheus.Observer
 	ttfb          [len(endpointNames)][len(streamNames)]prometheus.Observer
+	ttft          [len(endpointNames)]prometheus.Observer
 	overhead      prometheus.Histogram
 	tokens        *prometheus.CounterVec
 	cost          *prometheus.CounterVec
@@ -240,6 +245,11 @@ func New(reg prometheus.Registerer, opts Options) *Metrics {
 		Help:    "Time to the first byte sent to the client (for streams, the first content), by endpoint and whether it streamed.",
 		Buckets: durationBuckets,
 	}, []string{"endpoint", "stream"})
+	m.ttftVec = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: namespace, Name: "time_to_first_token_seconds",
+		Help:    "Streams: time to the first content event sent to the client, by endpoint.",
+		Buckets: durationBuckets,
+	}, []string{"endpoint"})
 	m.timeoutsVec = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: namespace, Name: "timeouts_total",
 		Help: "Upstream attempts that timed out, by the phase that ran out.",
@@ -256,6 +266,7 @@ func New(reg prometheus.Registerer, opts Options) *Metrics {
 	// The closed label sets are made up front: the hot path indexes an
 	// array, and every series exists from the first scrape.
 	for e, en := range endpointNames {
+		m.ttft[e] = m.ttftVec.WithLabelValues(en)
 		for s, sn := range streamNames {
 			m.duration[e][s] = m.durationVec.WithLabelValues(en, sn)
 			m.ttfb[e][s] = m.ttfbVec.WithLabelValues(en, sn)
@@ -291,7 +302,7 @@ func New(reg prometheus.Registerer, opts Options) *Metrics {
 	if reg == nil {
 		return m
 	}
-	reg.MustRegister(m.requests, m.durationVec, m.ttfbVec, m.overhead, m.tokens, m.cost, m.attempts, m.retries,
+	reg.MustRegister(m.requests, m.durationVec, m.ttfbVec, m.ttftVec, m.overhead, m.tokens, m.cost, m.attempts, m.retries,
 		m.failovers, m.fallbacks, m.continuations, m.truncated, m.timeoutsVec, m.rateLimitedVec, m.inFlightVec)
 	if opts.Circuits != nil {
 		reg.MustRegister(newCircuitCollector(opts.Circuits))
@@ -322,6 +333,9 @@ func (m *Metrics) RequestFinished(r Request, attempts []Attempt) {
 	}
 	if r.TTFB > 0 {
 		m.ttfb[e][s].Observe(r.TTFB.Seconds())
+	}
+	if r.TTFT > 0 {
+		m.ttft[e].Observe(r.TTFT.Seconds())
 	}
 	if r.Overhead > 0 {
 		m.overhead.Observe(r.Overhead.Seconds())

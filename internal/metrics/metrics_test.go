@@ -405,3 +405,31 @@ func TestMetricNamesLint(t *testing.T) {
 		t.Errorf("%s: %s", p.Metric, p.Text)
 	}
 }
+
+func TestTimeToFirstToken(t *testing.T) {
+	tests := []struct {
+		name string
+		ttft time.Duration
+		want uint64 // observations
+	}{
+		{"stream with content", 120 * time.Millisecond, 1},
+		{"no content", 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := New(nil, Options{})
+			m.RequestFinished(Request{Endpoint: EndpointChat, Model: "m", Stream: true, Status: 200, TTFT: tt.ttft}, nil)
+			var got uint64
+			for e := range m.ttft {
+				var pb dto.Metric
+				if err := m.ttft[e].(prometheus.Histogram).Write(&pb); err != nil {
+					t.Fatal(err)
+				}
+				got += pb.GetHistogram().GetSampleCount()
+			}
+			if got != tt.want {
+				t.Fatalf("observations = %d, want %d", got, tt.want)
+			}
+		})
+	}
+}

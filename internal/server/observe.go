@@ -31,9 +31,9 @@ func (s *Server) observe(rec *record, row store.RequestLog) {
 	}
 	s.opts.Metrics.RequestFinished(metrics.Request{
 		Endpoint: rec.endpoint, Model: model, Channel: channel, Stream: row.Stream, Status: row.Status,
-		ErrorType: row.ErrorType, Duration: row.Duration, TTFB: row.TTFB, Overhead: overhead,
+		ErrorType: row.ErrorType, Duration: row.Duration, TTFB: row.TTFB, TTFT: row.TTFT, Overhead: overhead,
 		Attempts: row.Attempts, Fallback: row.Fallback, Continued: row.Continued, Truncated: row.Truncated,
-		PromptTokens: row.PromptTokens, CompletionTokens: row.CompletionTokens,
+		PromptTokens: row.PromptTokens, CompletionTokens: row.CompletionTokens, CostMicros: int64(row.CostMicros),
 	}, rec.attempts)
 }
 
