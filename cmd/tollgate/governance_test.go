@@ -85,7 +85,7 @@ func TestKeysGovernanceLifecycle(t *testing.T) {
 
 	out := mustRun(t, "keys", "create", "--db", db, "--name", "svc", "--owner", "acme", "--group", "gold", "--env", "live",
 		"--ip-allow", "10.1.2.3/8, 2001:db8::/32", "--models", "sim-*", "--rpm", "60", "--tpm", "10000", "--concurrency", "4",
-		"--daily-requests", "1000", "--daily-tokens", "500000", "--daily-cost", "12.50", "--monthly-budget", "300")
+		"--daily-requests", "1000", "--daily-tokens", "500000", "--daily-cost", "12.50", "--monthly-budget", "300", "--log-bodies")
 	secret := lastLine(out)
 	if !auth.LooksLikeKey(secret) {
 		t.Fatalf("last line %q is not a key", secret)
@@ -96,12 +96,12 @@ func TestKeysGovernanceLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := limitsView{RPM: 60, TPM: 10000, Concurrency: 4, DailyRequests: 1000, DailyTokens: 500000, DailyCost: 12_500_000, MonthlyBudget: 300_000_000}
-	if v.Owner != "acme" || v.Group != "gold" || v.Env != "live" || v.Limits != want || v.Secret != "" ||
+	if v.Owner != "acme" || v.Group != "gold" || v.Env != "live" || v.Limits != want || v.Secret != "" || !v.LogBodies ||
 		!slices.Equal(v.IPAllow, []string{"10.0.0.0/8", "2001:db8::/32"}) || !slices.Equal(v.Models, []string{"sim-*"}) {
 		t.Fatalf("show --json = %+v", v)
 	}
 	text := mustRun(t, "keys", "show", "--db", db, v.ID)
-	for _, s := range []string{"acme", "gold", "live", "rpm=60", "daily-cost=12.50", "monthly-budget=300.00", "10.0.0.0/8"} {
+	for _, s := range []string{"acme", "gold", "live", "rpm=60", "daily-cost=12.50", "monthly-budget=300.00", "10.0.0.0/8", "Log bodies:  true"} {
 		if !strings.Contains(text, s) {
 			t.Errorf("show does not mention %q:\n%s", s, text)
 		}
@@ -113,8 +113,20 @@ func TestKeysGovernanceLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	want.RPM, want.DailyCost = 0, 1_250_000
-	if len(v.Models) != 0 || v.Env != "test" || v.Limits != want || v.Owner != "acme" || v.Group != "gold" || len(v.IPAllow) != 2 {
+	if len(v.Models) != 0 || v.Env != "test" || v.Limits != want || v.Owner != "acme" || v.Group != "gold" || len(v.IPAllow) != 2 || !v.LogBodies {
 		t.Fatalf("after update = %+v (only the flags given may change)", v)
+	}
+
+	mustRun(t, "keys", "update", "svc", "--db", db, "--log-bodies=false")
+	var views []keyView
+	if err := json.Unmarshal([]byte(mustRun(t, "keys", "list", "--db", db, "--json")), &views); err != nil {
+		t.Fatal(err)
+	}
+	if len(views) != 1 || views[0].LogBodies || views[0].Env != "test" {
+		t.Fatalf("after --log-bodies=false list --json = %+v, want log_bodies false and nothing else changed", views)
+	}
+	if !strings.Contains(mustRun(t, "keys", "show", "svc", "--db", db, "--json"), `"log_bodies": false`) {
+		t.Error(`show --json does not carry "log_bodies": false`)
 	}
 
 	list := mustRun(t, "keys", "list", "--db", db)

@@ -25,6 +25,7 @@ type keyView struct {
 	Env       string     `json:"env"`
 	IPAllow   []string   `json:"ip_allow"`
 	Limits    limitsView `json:"limits"`
+	LogBodies bool       `json:"log_bodies"`
 	Status    string     `json:"status"`
 	ExpiresAt *time.Time `json:"expires_at"`
 	RevokedAt *time.Time `json:"revoked_at,omitempty"`
@@ -36,7 +37,7 @@ type keyView struct {
 func viewOf(k store.Key, now time.Time) keyView {
 	v := keyView{ID: k.ID, Name: k.Name, Key: auth.Mask(k.Last4), Models: k.Models, Admin: k.Admin,
 		Owner: k.Owner, Group: k.Group, Env: k.Env, IPAllow: k.IPAllow, Limits: limitsViewOf(k.Limits),
-		CreatedAt: k.CreatedAt.UTC(), UpdatedAt: k.UpdatedAt.UTC(), Status: "active"}
+		LogBodies: k.LogBodies, CreatedAt: k.CreatedAt.UTC(), UpdatedAt: k.UpdatedAt.UTC(), Status: "active"}
 	if v.Models == nil {
 		v.Models = []string{}
 	}
@@ -63,7 +64,7 @@ type keyFlags struct {
 	fs                                       *flag.FlagSet
 	name, models, expires, owner, group, env *string
 	ipAllow                                  *string
-	admin                                    *bool
+	admin, logBodies                         *bool
 	limits                                   *limitFlags
 }
 
@@ -78,7 +79,9 @@ func addKeyFlags(fs *flag.FlagSet) *keyFlags {
 		env:     fs.String("env", "", "environment `label`, e.g. test or live"),
 		ipAllow: fs.String("ip-allow", "", "comma-separated `CIDRs` or addresses the key may be used from (empty: any)"),
 		admin:   fs.Bool("admin", false, "admin key: it may use the admin API under /admin/, and only the models given with --models"),
-		limits:  addLimitFlags(fs),
+		logBodies: fs.Bool("log-bodies", false, "store this key's request bodies and answers in the request log (capped at request_log.max_body_bytes); "+
+			"--log-bodies=false stops it"),
+		limits: addLimitFlags(fs),
 	}
 }
 
@@ -128,6 +131,9 @@ func (kf *keyFlags) apply(ctx context.Context, st store.Groups, k *store.Key, no
 	}
 	if set["admin"] {
 		k.Admin = *kf.admin
+	}
+	if set["log-bodies"] {
+		k.LogBodies = *kf.logBodies
 	}
 	if set["group"] {
 		k.Group = strings.TrimSpace(*kf.group)

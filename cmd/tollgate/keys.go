@@ -36,6 +36,8 @@ Key flags:
   --group GROUP          the key's group (see 'tollgate groups')
   --env LABEL            environment label, e.g. test or live
   --ip-allow CIDRS       comma-separated networks the key may be used from
+  --log-bodies[=false]   store the key's prompts and answers in the request log
+                         (off by default; capped at request_log.max_body_bytes)
   --rpm N --tpm N --concurrency N --daily-requests N --daily-tokens N
   --daily-cost AMOUNT --monthly-budget AMOUNT   (currency, e.g. 12.50)
 
@@ -207,7 +209,7 @@ func keysShow(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		{"ID", v.ID}, {"Name", v.Name}, {"Key", v.Key}, {"Status", v.Status},
 		{"Owner", orDash(v.Owner)}, {"Group", orDash(v.Group)}, {"Env", orDash(v.Env)},
 		{"Models", modelsText(v)}, {"Admin", fmt.Sprint(v.Admin)}, {"IP allow", orDash(strings.Join(v.IPAllow, ","))},
-		{"Limits", v.Limits.String()}, {"Expires", expiresText(v)},
+		{"Limits", v.Limits.String()}, {"Log bodies", fmt.Sprint(v.LogBodies)}, {"Expires", expiresText(v)},
 		{"Created", v.CreatedAt.Format(time.RFC3339)}, {"Updated", v.UpdatedAt.Format(time.RFC3339)},
 	} {
 		fmt.Fprintf(tw, "%s:\t%s\n", row[0], row[1])

@@ -21,7 +21,9 @@ const logsUsage = `Usage: tollgate logs [filters] [--json]
     --key ID  --model M  --status N  --error-type T  --request-id ID
     --since 1h|7d|RFC3339|DATE  --until ...  --limit N (default 100, at most 1000)
   show prints one request and its attempt timeline: each attempt's channel,
-  status, failure class, phase, timings and the reason for the next attempt.
+  status, failure class, phase, timings and the reason for the next attempt,
+  then the request body and answer if they were stored (only for keys with
+  log_bodies on).
 
 Every form takes --config FILE (or --db PATH) to find the database.
 `
@@ -116,7 +118,7 @@ func logsShow(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer st.Close()
-	rows, err := st.ListRequestLogs(ctx, store.LogFilter{RequestID: id, Limit: 1})
+	rows, err := st.ListRequestLogs(ctx, store.LogFilter{RequestID: id, Limit: 1, Bodies: true})
 	if err != nil {
 		return fmt.Errorf("reading the request log: %w", err)
 	}
@@ -130,7 +132,36 @@ func logsShow(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *asJSON {
 		return printJSON(stdout, logview.DetailOf(rows[0], attempts))
 	}
-	return writeTimeline(stdout, rows[0], attempts)
+	if err := writeTimeline(stdout, rows[0], attempts); err != nil {
+		return err
+	}
+	return writeBodies(stdout, rows[0])
+}
+
+// writeBodies prints a request's stored bodies, if it has any.
+func writeBodies(w io.Writer, r store.RequestLog) error {
+	if !r.HasBodies() {
+		return nil
+	}
+	fmt.Fprintln(w, "\nBodies (stored because the key has log_bodies on):")
+	for _, b := range []struct {
+		name, text string
+		cut        bool
+	}{{"Request", r.RequestBody, r.RequestBodyTruncated}, {"Response", r.ResponseBody, r.ResponseBodyTruncated}} {
+		note := ""
+		if b.cut {
+			note = " (truncated at request_log.max_body_bytes)"
+		}
+		fmt.Fprintf(w, "  %s%s:\n", b.name, note)
+		if b.text == "" {
+			fmt.Fprintln(w, "    (empty)")
+			continue
+		}
+		for _, line := range strings.Split(strings.TrimRight(b.text, "\n"), "\n") {
+			fmt.Fprintln(w, "    "+line)
+		}
+	}
+	return nil
 }
 
 // writeTimeline prints a request's facts and its attempts.

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tollgate/tollgate/internal/logview"
 	"github.com/tollgate/tollgate/internal/store"
 	"github.com/tollgate/tollgate/internal/store/sqlite"
 )
@@ -25,7 +26,9 @@ func seedLogs(t *testing.T) string {
 	now := time.Now().UTC()
 	rows := []store.RequestLog{
 		{RequestID: "req_old", Time: now.Add(-3 * time.Hour), KeyID: "key_a", KeyMasked: "sk-tg-...aaaa", ModelRequested: "gpt-4o",
-			Channel: "primary", Status: 200, PromptTokens: 7, CompletionTokens: 3, CostMicros: 250_000, Charged: true, Attempts: 1},
+			Channel: "primary", Status: 200, PromptTokens: 7, CompletionTokens: 3, CostMicros: 250_000, Charged: true, Attempts: 1,
+			RequestBody:  `{"model":"gpt-4o","messages":[{"role":"user","content":"stored prompt"}]}`,
+			ResponseBody: "stored answer\nsecond line", ResponseBodyTruncated: true},
 		{RequestID: "req_new", Time: now.Add(-time.Minute), KeyID: "key_b", KeyMasked: "sk-tg-...bbbb", ModelRequested: "claude",
 			Channel: "backup", Status: 504, ErrorType: "timeout", FailedPhase: "first_token", Attempts: 2, Stream: true,
 			ErrorMessage: "Timed out in the first_token phase", UpstreamRequestID: "up-123",
@@ -59,7 +62,12 @@ func TestLogsCommands(t *testing.T) {
 		{"limit", []string{"logs", "--db", db, "--limit", "1"}, []string{"req_new"}, []string{"req_old"}},
 		{"nothing matches", []string{"logs", "--db", db, "--status", "418"}, []string{"No matching requests."}, nil},
 		{"show timeline", []string{"logs", "show", "req_new", "--db", db},
-			[]string{"Upstream id:", "up-123", "Attempts (2):", "failover after timeout", "#1 error: timed out waiting", "backup"}, nil},
+			[]string{"Upstream id:", "up-123", "Attempts (2):", "failover after timeout", "#1 error: timed out waiting", "backup"},
+			[]string{"Bodies", "log_bodies"}},
+		{"show stored bodies", []string{"logs", "show", "req_old", "--db", db},
+			[]string{"stored because the key has log_bodies on", "  Request:\n", `"content":"stored prompt"`,
+				"Response (truncated at request_log.max_body_bytes):", "    stored answer\n    second line"}, nil},
+		{"list leaves bodies out", []string{"logs", "--db", db}, []string{"req_old"}, []string{"stored prompt", "stored answer"}},
 		{"usage by key", []string{"usage", "--db", db, "--by", "key"}, []string{"KEY", "key_a", "0.25", "key_b", "TOTAL"}, nil},
 		{"usage by day since", []string{"usage", "--db", db, "--by", "day", "--since", "1h"}, []string{"DAY", "TOTAL"}, []string{"0.25"}},
 	}
@@ -98,6 +106,19 @@ func TestLogsJSON(t *testing.T) {
 	}
 	if detail.RequestID != "req_new" || len(detail.Timeline) != 2 || detail.Timeline[0]["retry_reason"] != "failover after timeout" {
 		t.Errorf("logs show --json = %+v", detail)
+	}
+	var withBodies struct {
+		Bodies *logview.Bodies `json:"bodies"`
+	}
+	if err := json.Unmarshal([]byte(mustRun(t, "logs", "show", "--db", db, "--json", "req_old")), &withBodies); err != nil {
+		t.Fatal(err)
+	}
+	if b := withBodies.Bodies; b == nil || !strings.Contains(b.Request, "stored prompt") || b.Response != "stored answer\nsecond line" ||
+		b.RequestTruncated || !b.ResponseTruncated {
+		t.Errorf("logs show --json bodies = %+v", b)
+	}
+	if strings.Contains(mustRun(t, "logs", "show", "--db", db, "--json", "req_new"), `"bodies"`) {
+		t.Error(`logs show --json of a request without bodies has a "bodies" field`)
 	}
 	var usage []map[string]any
 	if err := json.Unmarshal([]byte(mustRun(t, "usage", "--db", db, "--by", "model", "--json")), &usage); err != nil || len(usage) != 2 {

@@ -164,13 +164,14 @@ func (a *App) build(ctx context.Context, cfg config.Config, opts Options) error 
 	a.wg.Go(func() { a.Keys.Run(runCtx) })
 	a.runCaches(runCtx, cfg.Keys.RefreshInterval)
 	a.Handler = server.New(server.Options{
-		Keys:         a.Keys,
-		Routes:       routes,
-		RequestLog:   rl,
-		Logger:       a.log,
-		MaxBodyBytes: int64(cfg.Server.MaxBodyBytes),
-		Executor:     &router.Executor{Breaker: a.Breaker, Budget: a.Budget},
-		KeepAlive:    cfg.Upstream.KeepAliveInterval,
+		Keys:            a.Keys,
+		Routes:          routes,
+		RequestLog:      rl,
+		Logger:          a.log,
+		MaxBodyBytes:    int64(cfg.Server.MaxBodyBytes),
+		LogBodyMaxBytes: int(cfg.RequestLog.MaxBodyBytes),
+		Executor:        &router.Executor{Breaker: a.Breaker, Budget: a.Budget},
+		KeepAlive:       cfg.Upstream.KeepAliveInterval,
 		Continuation: server.Continuation{
 			Enabled: cfg.Upstream.Continuation.Enabled, MaxBufferBytes: int(cfg.Upstream.Continuation.MaxBufferBytes),
 		},

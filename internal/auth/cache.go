@@ -179,6 +179,7 @@ func newEntry(k store.Key) (*entry, error) {
 			Group:     k.Group,
 			Env:       k.Env,
 			Limits:    k.Limits,
+			LogBodies: k.LogBodies,
 		},
 		revoked: !k.RevokedAt.IsZero(),
 		rev:     k.Rev,

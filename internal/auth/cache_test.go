@@ -82,7 +82,7 @@ func TestCacheLookup(t *testing.T) {
 		src.put(k)
 		return secret
 	}
-	active := mk(1, func(k *store.Key) { k.Models = []string{"gpt-*"} })
+	active := mk(1, func(k *store.Key) { k.Models, k.LogBodies = []string{"gpt-*"}, true })
 	revoked := mk(2, func(k *store.Key) { k.RevokedAt = now.Add(-time.Hour) })
 	expired := mk(3, func(k *store.Key) { k.ExpiresAt = now })
 	notYet := mk(4, func(k *store.Key) { k.ExpiresAt = now.Add(time.Nanosecond) })
@@ -124,8 +124,9 @@ func TestCacheLookup(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := auth.Principal{KeyID: fmt.Sprintf("key_%016x", 1), Name: "key-1", Masked: auth.Mask(active[len(active)-4:]), Models: []string{"gpt-*"}}
-		if p.KeyID != want.KeyID || p.Name != want.Name || p.Masked != want.Masked || !slices.Equal(p.Models, want.Models) || !p.ExpiresAt.IsZero() {
+		want := auth.Principal{KeyID: fmt.Sprintf("key_%016x", 1), Name: "key-1", Masked: auth.Mask(active[len(active)-4:]), Models: []string{"gpt-*"}, LogBodies: true}
+		if p.KeyID != want.KeyID || p.Name != want.Name || p.Masked != want.Masked || !slices.Equal(p.Models, want.Models) || !p.ExpiresAt.IsZero() ||
+			p.LogBodies != want.LogBodies {
 			t.Errorf("Lookup = %+v, want %+v", p, want)
 		}
 	})

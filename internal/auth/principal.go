@@ -52,6 +52,9 @@ type Principal struct {
 	IPAllow []netip.Prefix
 	// Limits are the key's own limits; zero fields inherit the group's.
 	Limits store.Limits
+	// LogBodies makes the request log keep this key's request bodies and
+	// answers; off for every key unless an operator turns it on.
+	LogBodies bool
 
 	// ipDenyAll is set when the stored allow-list could not be parsed: a
 	// key whose restriction cannot be honoured is usable from nowhere.

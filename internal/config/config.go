@@ -105,6 +105,11 @@ type RequestLog struct {
 	// since balances and budgets are summed from them. Default 720h (30
 	// days).
 	Retention time.Duration `yaml:"retention"`
+	// MaxBodyBytes caps each body kept for keys with log_bodies on: the
+	// request body and the answer are each cut at this size and marked
+	// truncated. Keys without log_bodies never have bodies stored.
+	// Default 64KiB.
+	MaxBodyBytes ByteSize `yaml:"max_body_bytes"`
 }
 
 // Keys configures how API keys are served.

@@ -24,6 +24,7 @@ func Default() Config {
 			BatchSize:     512,
 			FlushInterval: 200 * time.Millisecond,
 			Retention:     30 * 24 * time.Hour,
+			MaxBodyBytes:  64 << 10,
 		},
 		Keys: Keys{RefreshInterval: 250 * time.Millisecond},
 		Upstream: Upstream{

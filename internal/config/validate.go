@@ -85,6 +85,9 @@ func (c *Config) validateServer(v *validator) {
 		v.addf("request_log.batch_size", "must be positive")
 	}
 	v.positive("request_log.flush_interval", c.RequestLog.FlushInterval)
+	if c.RequestLog.MaxBodyBytes <= 0 {
+		v.addf("request_log.max_body_bytes", "must be positive (bodies are stored only for keys with log_bodies on)")
+	}
 	if c.RequestLog.Retention < 0 {
 		v.addf("request_log.retention", "must not be negative (0 keeps rows forever)")
 	}

@@ -68,10 +68,22 @@ type Attempt struct {
 	DurationMillis float64   `json:"duration_ms"`
 }
 
-// Detail is one request with its attempt timeline.
+// Detail is one request with its attempt timeline and, when its key had
+// log_bodies on, its stored bodies.
 type Detail struct {
 	Row
 	Timeline []Attempt `json:"timeline"`
+	Bodies   *Bodies   `json:"bodies,omitempty"`
+}
+
+// Bodies are a request's stored request body and answer (for a stream,
+// the answer text), each cut at request_log.max_body_bytes when the
+// matching Truncated flag is set.
+type Bodies struct {
+	Request           string `json:"request"`
+	RequestTruncated  bool   `json:"request_truncated"`
+	Response          string `json:"response"`
+	ResponseTruncated bool   `json:"response_truncated"`
 }
 
 // Usage is the usage of one group of requests.
@@ -111,9 +123,14 @@ func RowsOf(rows []store.RequestLog) []Row {
 	return out
 }
 
-// DetailOf returns the view of r with attempts as its timeline.
+// DetailOf returns the view of r with attempts as its timeline, and r's
+// bodies if it has any (see store.RequestLog.HasBodies).
 func DetailOf(r store.RequestLog, attempts []store.Attempt) Detail {
 	d := Detail{Row: RowOf(r), Timeline: make([]Attempt, len(attempts))}
+	if r.HasBodies() {
+		d.Bodies = &Bodies{Request: r.RequestBody, RequestTruncated: r.RequestBodyTruncated,
+			Response: r.ResponseBody, ResponseTruncated: r.ResponseBodyTruncated}
+	}
 	for i, a := range attempts {
 		d.Timeline[i] = Attempt{N: a.N, Channel: a.Channel, Model: a.Model, Status: a.Status, Class: a.Class,
 			Error: a.Error, Phase: a.Phase, RetryReason: a.RetryReason, Started: a.Started.UTC(),

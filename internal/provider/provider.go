@@ -22,6 +22,9 @@ const (
 	EndpointChat        Endpoint = "chat/completions"
 	EndpointCompletions Endpoint = "completions"
 	EndpointEmbeddings  Endpoint = "embeddings"
+	// EndpointMessages is Anthropic's Messages API, served only by
+	// adapters that implement MessagesAdapter.
+	EndpointMessages Endpoint = "messages"
 )
 
 // Request is one upstream attempt in the OpenAI wire format.
@@ -86,8 +89,12 @@ type Response struct {
 	UpstreamRequestID string
 }
 
-// Event is one stream event in the OpenAI format: the JSON of a chunk.
+// Event is one stream event: in the OpenAI format the JSON of a chunk; from
+// a MessagesAdapter an Anthropic event as the upstream sent it.
 type Event struct {
+	// Name is the SSE event name of a MessagesAdapter event; empty for
+	// OpenAI chunks.
+	Name string
 	// Data is the event's data; it is only valid until the next call to Next.
 	Data []byte
 }
@@ -108,4 +115,17 @@ type Adapter interface {
 	// Do sends one attempt. A non-2xx answer or a failure to get one is an
 	// *Error describing the phase and cause.
 	Do(ctx context.Context, req *Request) (*Response, error)
+}
+
+// MessagesAdapter is implemented by adapters whose upstream speaks
+// Anthropic's Messages API, so a Messages request can be forwarded as it
+// is instead of being translated twice.
+type MessagesAdapter interface {
+	// DoMessages sends one attempt whose Body is a Messages API request,
+	// with the same phases, timeouts and errors as Adapter.Do. The
+	// Response's Body is the upstream's answer unchanged; its Stream yields
+	// the upstream's events unchanged, with their names, ending with
+	// message_stop and then io.EOF. A stream that ends without
+	// message_stop is KindTruncated, and an "error" event KindStreamError.
+	DoMessages(ctx context.Context, req *Request) (*Response, error)
 }

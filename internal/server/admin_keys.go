@@ -121,6 +121,7 @@ type adminKeyView struct {
 	Env       string     `json:"env"`
 	IPAllow   []string   `json:"ip_allow"`
 	Limits    limitsJSON `json:"limits"`
+	LogBodies bool       `json:"log_bodies"`
 	ExpiresAt *time.Time `json:"expires_at"`
 	RevokedAt *time.Time `json:"revoked_at"`
 	CreatedAt time.Time  `json:"created_at"`
@@ -131,7 +132,7 @@ type adminKeyView struct {
 func (s *Server) keyView(k store.Key) adminKeyView {
 	v := adminKeyView{Object: "key", ID: k.ID, Name: k.Name, Key: auth.Mask(k.Last4), Status: "active",
 		Models: k.Models, Admin: k.Admin, Owner: k.Owner, Group: k.Group, Env: k.Env, IPAllow: k.IPAllow,
-		Limits: limitsOut(k.Limits), ExpiresAt: timeOrNil(k.ExpiresAt), RevokedAt: timeOrNil(k.RevokedAt),
+		Limits: limitsOut(k.Limits), LogBodies: k.LogBodies, ExpiresAt: timeOrNil(k.ExpiresAt), RevokedAt: timeOrNil(k.RevokedAt),
 		CreatedAt: k.CreatedAt.UTC(), UpdatedAt: k.UpdatedAt.UTC()}
 	if v.Models == nil {
 		v.Models = []string{}
@@ -160,12 +161,13 @@ type keyRequest struct {
 	Env       *string         `json:"env"`
 	IPAllow   *[]string       `json:"ip_allow"`
 	Limits    json.RawMessage `json:"limits"`
+	LogBodies *bool           `json:"log_bodies"`
 	ExpiresAt *string         `json:"expires_at"`
 }
 
 // keyRequestFields returns the JSON names of keyRequest.
 func keyRequestFields() []string {
-	return []string{"name", "models", "admin", "owner", "group", "env", "ip_allow", "limits", "expires_at"}
+	return []string{"name", "models", "admin", "owner", "group", "env", "ip_allow", "limits", "log_bodies", "expires_at"}
 }
 
 // applyKeyRequest validates req and changes the fields of k it sets.
@@ -216,6 +218,9 @@ func (s *Server) applyKeyRequest(ctx context.Context, req keyRequest, k *store.K
 	}
 	if req.Admin != nil {
 		k.Admin = *req.Admin
+	}
+	if req.LogBodies != nil {
+		k.LogBodies = *req.LogBodies
 	}
 	if req.Group != nil && k.Group != "" {
 		if _, err := s.opts.Admin.GetGroup(ctx, k.Group); errors.Is(err, store.ErrNotFound) {

@@ -145,7 +145,7 @@ func TestAdminKeysLifecycle(t *testing.T) {
 
 	// Create: 201 with the secret, once, and the cache knows it at once.
 	code, created, body := e.call(t, e.admin, "POST", "/admin/keys", `{"name":"svc","owner":"acme","group":"gold","env":"live",
-		"models":["sim-*"],"ip_allow":["10.1.2.3/8"],"limits":{"rpm":60,"daily_cost":"12.50","monthly_budget":300}}`)
+		"models":["sim-*"],"ip_allow":["10.1.2.3/8"],"limits":{"rpm":60,"daily_cost":"12.50","monthly_budget":300},"log_bodies":true}`)
 	if code != http.StatusCreated {
 		t.Fatalf("create: %d %s", code, body)
 	}
@@ -156,7 +156,7 @@ func TestAdminKeysLifecycle(t *testing.T) {
 	}
 	limits, _ := created["limits"].(map[string]any)
 	if limits["rpm"] != 60.0 || limits["daily_cost"] != "12.50" || limits["monthly_budget"] != "300.00" ||
-		created["owner"] != "acme" || created["group"] != "gold" || created["env"] != "live" {
+		created["owner"] != "acme" || created["group"] != "gold" || created["env"] != "live" || created["log_bodies"] != true {
 		t.Fatalf("create answer fields: %s", body)
 	}
 	if ips, _ := created["ip_allow"].([]any); len(ips) != 1 || ips[0] != "10.0.0.0/8" {
@@ -166,7 +166,7 @@ func TestAdminKeysLifecycle(t *testing.T) {
 		t.Errorf("OnKeyChange got %s, want %s", k.ID, id)
 	}
 	p, err := e.keys.Lookup(secret)
-	if err != nil || p.Owner != "acme" || p.Limits.DailyCost != 12_500_000 {
+	if err != nil || p.Owner != "acme" || p.Limits.DailyCost != 12_500_000 || !p.LogBodies {
 		t.Fatalf("Lookup(new secret) = %+v, %v", p, err)
 	}
 
@@ -188,8 +188,13 @@ func TestAdminKeysLifecycle(t *testing.T) {
 	}
 	limits, _ = patched["limits"].(map[string]any)
 	if models, _ := patched["models"].([]any); len(models) != 0 || patched["env"] != "test" || patched["owner"] != "acme" ||
-		limits["rpm"] != nil || limits["tpm"] != 500.0 || limits["daily_cost"] != "12.50" {
+		limits["rpm"] != nil || limits["tpm"] != 500.0 || limits["daily_cost"] != "12.50" || patched["log_bodies"] != true {
 		t.Fatalf("patch answer: %s", body)
+	}
+	<-e.changed
+	if code, patched, body := e.call(t, e.admin, "PATCH", "/admin/keys/svc", `{"log_bodies":false}`); code != http.StatusOK ||
+		patched["log_bodies"] != false || patched["env"] != "test" {
+		t.Fatalf("patch log_bodies off: %d %s", code, body)
 	}
 	<-e.changed
 

@@ -53,10 +53,10 @@ func (s *Server) adminListLogs(w http.ResponseWriter, r *http.Request, logs Admi
 }
 
 // adminShowLog answers GET /admin/logs/{request_id}: the newest row with
-// that id and its attempt timeline.
+// that id, its attempt timeline and its stored bodies, if any.
 func (s *Server) adminShowLog(w http.ResponseWriter, r *http.Request, logs AdminLogs) {
 	id := r.PathValue("request_id")
-	rows, err := logs.ListRequestLogs(r.Context(), store.LogFilter{RequestID: id, Limit: 1})
+	rows, err := logs.ListRequestLogs(r.Context(), store.LogFilter{RequestID: id, Limit: 1, Bodies: true})
 	if err == nil && len(rows) == 0 {
 		err = store.ErrNotFound
 	}

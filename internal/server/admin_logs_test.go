@@ -15,7 +15,8 @@ func TestAdminLogs(t *testing.T) {
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	rows := []store.RequestLog{
 		{RequestID: "req_ok", Time: now.Add(-2 * time.Hour), KeyID: "key_a", ModelRequested: "gpt-4o", Status: 200,
-			PromptTokens: 10, CompletionTokens: 5, CostMicros: 1_000_000, Charged: true, FinishReason: "stop"},
+			PromptTokens: 10, CompletionTokens: 5, CostMicros: 1_000_000, Charged: true, FinishReason: "stop",
+			RequestBody: `{"messages":"stored-prompt"}`, ResponseBody: "stored-answer"},
 		{RequestID: "req_429", Time: now.Add(-time.Minute), KeyID: "key_b", ModelRequested: "gpt-4o", Status: 429,
 			ErrorType: "rate_limit_exceeded", Attempts: 2, Timeline: []store.Attempt{
 				{N: 1, Channel: "primary", Status: 429, Class: "rate_limit", RetryReason: "failover after rate_limit", Started: now.Add(-time.Minute)},
@@ -37,10 +38,12 @@ func TestAdminLogs(t *testing.T) {
 		{"filter by status", e.admin, "/admin/logs?status=429", 200, []string{`"req_429"`}, []string{`"req_ok"`}},
 		{"filter by error type", e.admin, "/admin/logs?error_type=rate_limit_exceeded", 200, []string{`"req_429"`}, []string{`"req_ok"`}},
 		{"filter by time", e.admin, "/admin/logs?since=1h", 200, []string{`"req_429"`}, []string{`"req_ok"`}},
-		{"filter by key", e.admin, "/admin/logs?key=key_a", 200, []string{`"req_ok"`, `"finish_reason":"stop"`}, []string{`"req_429"`}},
+		{"filter by key", e.admin, "/admin/logs?key=key_a", 200, []string{`"req_ok"`, `"finish_reason":"stop"`}, []string{`"req_429"`, "stored-"}},
+		{"stored bodies", e.admin, "/admin/logs/req_ok", 200,
+			[]string{`"bodies":{"request":"{\"messages\":\"stored-prompt\"}","request_truncated":false,"response":"stored-answer"`}, nil},
 		{"bad filter", e.admin, "/admin/logs?since=soon", 400, []string{`"invalid_filter"`, "since"}, nil},
 		{"timeline", e.admin, "/admin/logs/req_429", 200,
-			[]string{`"timeline":[{"n":1,"channel":"primary"`, `"retry_reason":"failover after rate_limit"`, `"channel":"backup"`}, nil},
+			[]string{`"timeline":[{"n":1,"channel":"primary"`, `"retry_reason":"failover after rate_limit"`, `"channel":"backup"`}, []string{`"bodies"`}},
 		{"unknown request", e.admin, "/admin/logs/req_nobody", 404, []string{`"request_not_found"`}, nil},
 		{"usage by key", e.admin, "/admin/usage?by=key", 200,
 			[]string{`"by":"key"`, `"value":"key_a","requests":1,"errors":0,"prompt_tokens":10,"completion_tokens":5,"cached_tokens":0,"cost":"1.00"`,

@@ -37,7 +37,7 @@ func (s *Server) relayOnce(ctx context.Context, w http.ResponseWriter, r *http.R
 		rec.row.Channel = a.Target.Channel
 		started := time.Now()
 		at := s.startAttempt(rec, a.N)
-		resp, err := a.Target.Adapter.Do(ctx, rr.requestFor(a, rec.row.RequestID))
+		resp, err := rr.send(ctx, a, rr.requestFor(a, rec.row.RequestID))
 		rec.upstream += time.Since(started) + a.Waited
 		if err == nil {
 			s.answered(at, resp.Status)
@@ -58,9 +58,13 @@ func (s *Server) relayOnce(ctx context.Context, w http.ResponseWriter, r *http.R
 			continue
 		}
 		rec.upstreamID = resp.UpstreamRequestID
-		rec.row.FinishReason = openai.FinishReason(resp.Body)
 		rec.answerBytes = int64(len(resp.Body))
-		captureUsage(rec, obj)
+		if rr.passthrough() {
+			captureMessagesAnswer(rec, obj)
+		} else {
+			rec.row.FinishReason = openai.FinishReason(resp.Body)
+			captureUsage(rec, obj)
+		}
 		if served, ok, _ := obj.String("model"); ok {
 			rec.row.ModelServed = clip(served, 200)
 		}
@@ -68,6 +72,9 @@ func (s *Server) relayOnce(ctx context.Context, w http.ResponseWriter, r *http.R
 		h.Set("Content-Type", "application/json")
 		setOutcomeHeaders(h, rr, a, false)
 		s.settleSuccess(r, nil, body)
+		if rec.bodies != nil {
+			rec.bodies.setAnswer(body)
+		}
 		w.WriteHeader(http.StatusOK)
 		_, _ = w.Write(body)
 		return

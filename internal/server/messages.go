@@ -38,16 +38,20 @@ func (s *Server) speaking(d dialect, h http.Handler) http.Handler {
 	})
 }
 
-// messages serves POST /v1/messages: the Messages request is translated
-// into an OpenAI chat request and relayed like any chat completion
-// (routing, retries, failover, limits, idempotency, request log), and the
-// answer is translated back. The anthropic-version header is accepted
-// and not required; every upstream gets the OpenAI form, including
-// Anthropic channels, whose adapter translates it again.
+// messages serves POST /v1/messages. A request whose model routes only
+// to channels that speak the Messages API is passed through as it is
+// (messages_passthrough.go). Any other is translated into an OpenAI chat
+// request and relayed like any chat completion (routing, retries,
+// failover, limits, idempotency, request log), and the answer is
+// translated back. The anthropic-version header is accepted and not
+// required.
 func (s *Server) messages(w http.ResponseWriter, r *http.Request) {
 	body, err := s.readBody(w, r)
 	if err != nil {
 		s.writeError(w, r, err)
+		return
+	}
+	if s.messagesPassthrough(w, r, body) {
 		return
 	}
 	req, err := anthropicdialect.TranslateRequest(body)
@@ -66,6 +70,9 @@ func (s *Server) messages(w http.ResponseWriter, r *http.Request) {
 // answerBody returns the non-stream answer in the client's dialect. An
 // answer that cannot be translated fails the attempt, like invalid JSON.
 func answerBody(rec *record, rr *relayRequest, a router.Attempt, body []byte) ([]byte, error) {
+	if rr.passthrough() {
+		return body, nil
+	}
 	if rec.resp != nil { // Responses API, responses.go
 		return rec.resp.body(a, body)
 	}

@@ -53,6 +53,9 @@ type record struct {
 	span          trace.Span      // the request's trace span; nil when tracing is off
 	dialect       dialect         // the API the client speaks; shapes answers and errors
 	resp          *responsesState // a Responses API request's answer state (responses.go)
+	// bodies keeps the request and answer bodies for the request log;
+	// nil unless the key has log_bodies on (bodylog.go).
+	bodies *bodyLog
 }
 
 func recordFrom(ctx context.Context) *record {
@@ -195,6 +198,9 @@ func (s *Server) logRow(rec *record, sw *statusWriter, panicked bool) {
 	s.endTrace(rec, &row)
 	s.logRequest(&row)
 	if s.opts.RequestLog != nil {
+		if rec.bodies != nil { // only now: bodies never reach slog, metrics or traces
+			rec.bodies.fill(&row)
+		}
 		s.opts.RequestLog.Log(row)
 	}
 }
@@ -227,6 +233,9 @@ func (s *Server) authenticated(next http.Handler) http.Handler {
 		}
 		rec := recordFrom(r.Context())
 		rec.row.KeyID, rec.row.KeyName, rec.row.KeyMasked = p.KeyID, p.Name, p.Masked
+		if p.LogBodies && s.opts.RequestLog != nil {
+			s.keepBodies(r, rec)
+		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey, p)))
 	})
 }

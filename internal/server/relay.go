@@ -30,6 +30,9 @@ var (
 	endpointChat        = endpoint{op: provider.EndpointChat, name: "chat", required: "messages", streams: true}
 	endpointCompletions = endpoint{op: provider.EndpointCompletions, name: "completions", required: "prompt", streams: true}
 	endpointEmbeddings  = endpoint{op: provider.EndpointEmbeddings, name: "embeddings", required: "input"}
+	// endpointMessages is a Messages API request passed through as it is
+	// (messages_passthrough.go); it retries by the chat policy.
+	endpointMessages = endpoint{op: provider.EndpointMessages, name: "chat", required: "messages", streams: true}
 )
 
 // errTotalTimeout is the cancel cause when a request's total deadline passes.
@@ -70,6 +73,11 @@ func (s *Server) relayBody(w http.ResponseWriter, r *http.Request, ep endpoint, 
 		s.writeError(w, r, err)
 		return
 	}
+	s.relayPrepared(w, r, rr)
+}
+
+// relayPrepared relays a request prepare accepted.
+func (s *Server) relayPrepared(w http.ResponseWriter, r *http.Request, rr *relayRequest) {
 	recordFrom(r.Context()).model = rr.model.Name
 	s.opts.Metrics.InFlight(rr.stream, 1)
 	defer s.opts.Metrics.InFlight(rr.stream, -1)
@@ -93,7 +101,7 @@ func (s *Server) relayBody(w http.ResponseWriter, r *http.Request, ep endpoint, 
 		defer cancel()
 		deadline, _ = ctx.Deadline()
 	}
-	rr.plan = s.exec.NewPlan(rr.model, ep.name, deadline)
+	rr.plan = s.exec.NewPlan(rr.model, rr.ep.name, deadline)
 	defer s.recordAttempts(r, rr)
 	if rr.stream {
 		s.relayStream(ctx, w, r, rr)
@@ -122,6 +130,22 @@ func (rr *relayRequest) requestFor(a router.Attempt, requestID string) *provider
 	return &provider.Request{Endpoint: rr.ep.op, Body: body, Stream: rr.stream, RequestID: requestID, Timeouts: a.Target.Timeouts}
 }
 
+// passthrough reports whether the request is a Messages API request
+// forwarded as it is, to channels that speak that API.
+func (rr *relayRequest) passthrough() bool { return rr.ep.op == provider.EndpointMessages }
+
+// send performs one attempt through the target's adapter.
+func (rr *relayRequest) send(ctx context.Context, a router.Attempt, req *provider.Request) (*provider.Response, error) {
+	if !rr.passthrough() {
+		return a.Target.Adapter.Do(ctx, req)
+	}
+	ma, ok := a.Target.Adapter.(provider.MessagesAdapter)
+	if !ok { // ruled out when the request was routed; kept as a clear error
+		return nil, fmt.Errorf("channel %s cannot pass a Messages API request through", a.Target.Channel)
+	}
+	return ma.DoMessages(ctx, req)
+}
+
 // prepare checks the body, resolves the model and builds the upstream
 // request.
 func (s *Server) prepare(r *http.Request, ep endpoint, body []byte) (*relayRequest, error) {
@@ -139,7 +163,7 @@ func (s *Server) prepare(r *http.Request, ep endpoint, body []byte) (*relayReque
 	if !ok || isNull(raw) {
 		return nil, invalidField(ep.required, fmt.Sprintf("you must provide a %s parameter", ep.required))
 	}
-	if ep.op == provider.EndpointChat && (raw[0] != '[' || isEmptyArray(raw)) {
+	if (ep.op == provider.EndpointChat || ep.op == provider.EndpointMessages) && (raw[0] != '[' || isEmptyArray(raw)) {
 		return nil, invalidField("messages", "messages must be a non-empty array of chat messages")
 	}
 	stream, _, err := obj.Bool("stream")
@@ -159,7 +183,7 @@ func (s *Server) prepare(r *http.Request, ep endpoint, body []byte) (*relayReque
 		return nil, modelForbidden(model, p.Masked)
 	}
 	rr := &relayRequest{ep: ep, model: m, requested: model, body: body, obj: obj, stream: stream, deadline: m.Total}
-	if stream {
+	if stream && ep.op != provider.EndpointMessages {
 		edit, wantUsage, err := includeUsage(obj)
 		if err != nil {
 			return nil, err

@@ -41,6 +41,10 @@ type Options struct {
 	Logger *slog.Logger
 	// MaxBodyBytes caps request bodies. Zero means 16 MiB.
 	MaxBodyBytes int64
+	// LogBodyMaxBytes caps each body kept in the request log for keys
+	// with LogBodies on (the request and the answer, each). Zero means
+	// 64 KiB.
+	LogBodyMaxBytes int
 	// Executor plans the attempts of each request (retries, failover,
 	// fallbacks) with the shared circuit breaker and retry budget. Nil
 	// means a plain Executor without either.

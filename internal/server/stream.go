@@ -60,6 +60,9 @@ type streamRelay struct {
 	// tr translates chunks for a client of the Anthropic dialect; nil
 	// for OpenAI clients (see stream_dialect.go).
 	tr *anthropicdialect.StreamTranslator
+	// raw is the state of a Messages stream passed through as it is
+	// (messages_passthrough.go).
+	raw rawState
 }
 
 // relayStream serves a streaming request through the attempts its plan
@@ -110,7 +113,7 @@ func (sr *streamRelay) attempt(ctx context.Context, a router.Attempt) error {
 		sr.cont, req = c, c.request
 	}
 	at := sr.s.startAttempt(sr.rec, a.N)
-	resp, err := a.Target.Adapter.Do(ctx, req)
+	resp, err := sr.rr.send(ctx, a, req)
 	if err != nil && sr.cont != nil && sr.cont.prefill && router.Classify(err) == router.ClassClientError {
 		// The channel does not take the prefill: regenerate and splice.
 		sr.s.ended(at)
@@ -142,6 +145,9 @@ func (sr *streamRelay) attempt(ctx context.Context, a router.Attempt) error {
 
 // forward copies one upstream stream to the client until it ends.
 func (sr *streamRelay) forward(ctx context.Context, a router.Attempt, st provider.Stream) error {
+	if sr.rr.passthrough() {
+		return sr.forwardRaw(ctx, a, st)
+	}
 	sr.held, sr.finished = sr.held[:0], false
 	pending, _ := st.(pendingStream)
 	for {
@@ -248,6 +254,9 @@ func (sr *streamRelay) send(a router.Attempt, data []byte) error {
 	}
 	sr.unflushed = true
 	sr.script.add(data)
+	if sr.rec.bodies != nil {
+		sr.rec.bodies.addChunk(data)
+	}
 	if !sr.content {
 		sr.rec.row.TTFT = sr.s.opts.Now().Sub(sr.rec.start)
 	}

@@ -17,7 +17,7 @@ import (
 // newStreamTranslator returns the chunk translator of rec's dialect, or
 // nil when chunks go out as they are.
 func newStreamTranslator(rec *record, rr *relayRequest) *anthropicdialect.StreamTranslator {
-	if rec.dialect != dialectAnthropic {
+	if rec.dialect != dialectAnthropic || rr.passthrough() {
 		return nil
 	}
 	return anthropicdialect.NewStreamTranslator(anthropicdialect.ResponseOptions{Model: rr.requested, ID: rec.row.RequestID})
@@ -55,6 +55,9 @@ func (sr *streamRelay) writeEnd() error {
 	if sr.rec.resp != nil { // Responses API, responses.go
 		return sr.writeResponsesEnd()
 	}
+	if sr.rr.passthrough() {
+		return sr.writeRawEnd()
+	}
 	if sr.tr == nil {
 		sr.s.settleSuccess(sr.r, []byte("[DONE]"), nil)
 		return sr.sw.Done()
@@ -75,7 +78,7 @@ func (sr *streamRelay) writeFailure(ae *apiError, body openai.ErrorResponse) err
 	if sr.rec.resp != nil { // Responses API, responses.go
 		return sr.writeResponsesFailure(ae, body)
 	}
-	if sr.tr == nil {
+	if sr.tr == nil && !sr.rr.passthrough() {
 		data, _ := json.Marshal(body)
 		return sr.sw.Data(data)
 	}
@@ -84,7 +87,7 @@ func (sr *streamRelay) writeFailure(ae *apiError, body openai.ErrorResponse) err
 
 // writeKeepAlive sends a comment, or a ping event to Anthropic clients.
 func (sr *streamRelay) writeKeepAlive() error {
-	if sr.tr == nil {
+	if sr.tr == nil && !sr.rr.passthrough() {
 		return sr.sw.Comment("keep-alive")
 	}
 	ping := anthropicdialect.Ping()

@@ -114,8 +114,8 @@ type LogReader interface {
 type LogPruner interface {
 	// PruneRequestLogs deletes at most limit request log rows with Time
 	// before cutoff (DefaultPruneBatch if limit is not positive), and the
-	// attempts of requests before cutoff, and returns how many log rows
-	// it deleted. Charged rows with a non-zero cost are kept: balances
+	// attempts and bodies of requests before cutoff, and returns how many
+	// log rows it deleted. Charged rows with a non-zero cost are kept: balances
 	// and budgets are computed from them.
 	PruneRequestLogs(ctx context.Context, cutoff time.Time, limit int) (int64, error)
 }

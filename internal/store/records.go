@@ -32,6 +32,10 @@ type Key struct {
 	IPAllow []string
 	// Limits are the key's own limits; zero fields inherit the group's.
 	Limits Limits
+	// LogBodies makes the request log keep the key's request bodies and
+	// answers (see RequestLog.RequestBody). Off by default: bodies of
+	// other keys are never stored.
+	LogBodies bool
 	// ExpiresAt is when the key stops working; zero means never.
 	ExpiresAt time.Time
 	// RevokedAt is when the key was revoked; zero means it is active.
@@ -48,10 +52,11 @@ type Key struct {
 }
 
 // RequestLog is one row of the request log: the non-sensitive facts
-// support needs about one client request. It never holds a secret, a
-// prompt or a completion: request and response bodies are not stored, only
-// their sizes (storing bodies for keys whose operator opts in is left to a
-// later change, and would be a separate, explicitly enabled table).
+// support needs about one client request. It never holds a secret. It
+// holds a prompt or a completion only for keys whose operator turned
+// Key.LogBodies on; those bodies live in a table of their own, written with
+// the row and deleted by retention with its attempts (even when the row is
+// kept because it was charged).
 type RequestLog struct {
 	// RequestID is the gateway-assigned request identifier.
 	RequestID string
@@ -141,6 +146,23 @@ type RequestLog struct {
 	// written with the row, in the same transaction, to its own table;
 	// ListRequestLogs leaves it nil (see RequestLogs.ListAttempts).
 	Timeline []Attempt
+	// RequestBody is the request body as the client sent it, and
+	// ResponseBody the answer: a non-stream response body, or for a
+	// stream the answer text (its content deltas concatenated). Both are
+	// empty unless the key has LogBodies on, and are cut at the configured
+	// request_log.max_body_bytes, which the Truncated flags record.
+	// InsertRequestLogs stores them when either is set or truncated;
+	// ListRequestLogs returns them only when LogFilter.Bodies asks.
+	RequestBody           string
+	ResponseBody          string
+	RequestBodyTruncated  bool
+	ResponseBodyTruncated bool
+}
+
+// HasBodies reports whether r carries stored bodies (or the marks of
+// bodies cut to nothing).
+func (r *RequestLog) HasBodies() bool {
+	return r.RequestBody != "" || r.ResponseBody != "" || r.RequestBodyTruncated || r.ResponseBodyTruncated
 }
 
 // DefaultLogLimit is the number of rows ListRequestLogs returns when
@@ -169,6 +191,10 @@ type LogFilter struct {
 	ErrorType string
 	// Limit caps the number of rows; see EffectiveLimit.
 	Limit int
+	// Bodies also reads each row's stored bodies (RequestLog.RequestBody
+	// and the rest). Off, they are left empty, which keeps listings small;
+	// it is meant for a few rows, such as one request id.
+	Bodies bool
 }
 
 // EffectiveLimit returns the number of rows a backend returns at most for

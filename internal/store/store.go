@@ -38,7 +38,7 @@ type Keys interface {
 	ListKeys(ctx context.Context) ([]Key, error)
 	// UpdateKey replaces the mutable fields of the key with k.ID (Name,
 	// Hash and Last4 for a rotation, Models, Admin, Owner, Group, Env,
-	// IPAllow, Limits, ExpiresAt), sets UpdatedAt to k.UpdatedAt (the
+	// IPAllow, Limits, LogBodies, ExpiresAt), sets UpdatedAt to k.UpdatedAt (the
 	// current time if zero), assigns a new Rev and returns the stored
 	// record. The key is found by ID only. RevokedAt and CreatedAt are
 	// kept; k.RevokedAt, k.CreatedAt and k.Rev are ignored. ID, Name and
@@ -60,12 +60,13 @@ type Keys interface {
 // RequestLogs stores request log rows. Implementations are safe for
 // concurrent use.
 type RequestLogs interface {
-	// InsertRequestLogs writes rows, and the attempts in their Timeline,
-	// in one transaction: either all are stored or none. An empty slice is
-	// a no-op.
+	// InsertRequestLogs writes rows, the attempts in their Timeline and
+	// their bodies (see RequestLog.HasBodies), in one transaction: either
+	// all are stored or none. An empty slice is a no-op.
 	InsertRequestLogs(ctx context.Context, rows []RequestLog) error
 	// ListRequestLogs returns the rows matching f, newest first (ties
-	// broken by insertion order, latest first), at most f.EffectiveLimit().
+	// broken by insertion order, latest first), at most f.EffectiveLimit(),
+	// with their bodies when f.Bodies is set.
 	ListRequestLogs(ctx context.Context, f LogFilter) ([]RequestLog, error)
 	LogReader
 	LogPruner

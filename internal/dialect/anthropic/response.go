@@ -77,6 +77,21 @@ func StopReason(finish string) string {
 	return "end_turn"
 }
 
+// FinishReason is the inverse of StopReason, for the request log of an
+// answer passed through: max_tokens (and a full context window) → length,
+// tool_use → tool_calls, refusal → content_filter, anything else → stop.
+func FinishReason(stop string) string {
+	switch stop {
+	case "max_tokens", "model_context_window_exceeded":
+		return openai.FinishLength
+	case "tool_use":
+		return openai.FinishToolCalls
+	case "refusal":
+		return openai.FinishContentFilter
+	}
+	return openai.FinishStop
+}
+
 // messageID makes an Anthropic-looking id from an OpenAI one.
 func messageID(id, fallback string) string {
 	switch {

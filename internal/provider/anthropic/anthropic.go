@@ -141,6 +141,12 @@ func (a *Adapter) Do(ctx context.Context, req *provider.Request) (*provider.Resp
 		}
 		return nil, fmt.Errorf("translating the request: %w", err)
 	}
+	return a.send(ctx, req, body, false)
+}
+
+// send posts body to /v1/messages and returns the answer: translated to
+// the OpenAI format, or as the upstream sent it when raw is set.
+func (a *Adapter) send(ctx context.Context, req *provider.Request, body []byte, raw bool) (*provider.Response, error) {
 	to := req.Timeouts.Merge(a.timeouts)
 	if req.Timeouts.Connect > 0 {
 		ctx = provider.WithConnectTimeout(ctx, req.Timeouts.Connect)
@@ -173,11 +179,11 @@ func (a *Adapter) Do(ctx context.Context, req *provider.Request) (*provider.Resp
 		cancel(nil)
 		return nil, perr
 	}
-	return a.answer(ctx, actx, cancel, req, resp, to)
+	return a.answer(ctx, actx, cancel, req, resp, to, raw)
 }
 
 // answer turns a received response into the provider.Response.
-func (a *Adapter) answer(ctx, actx context.Context, cancel context.CancelCauseFunc, req *provider.Request, resp *http.Response, to provider.Timeouts) (*provider.Response, error) {
+func (a *Adapter) answer(ctx, actx context.Context, cancel context.CancelCauseFunc, req *provider.Request, resp *http.Response, to provider.Timeouts, raw bool) (*provider.Response, error) {
 	upstreamID := resp.Header.Get("Request-Id")
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		defer cancel(nil)
@@ -185,6 +191,7 @@ func (a *Adapter) answer(ctx, actx context.Context, cancel context.CancelCauseFu
 	}
 	if req.Stream && isEventStream(resp.Header.Get("Content-Type")) {
 		st := newStream(a.channel, resp.Body, cancel, to)
+		st.raw = raw
 		st.tr.Created = a.now().Unix()
 		return &provider.Response{Status: resp.StatusCode, Header: resp.Header, Stream: st, UpstreamRequestID: upstreamID}, nil
 	}
@@ -196,6 +203,9 @@ func (a *Adapter) answer(ctx, actx context.Context, cancel context.CancelCauseFu
 	if req.Stream {
 		return nil, &provider.Error{Kind: provider.KindMalformed, Phase: provider.PhaseFirstToken, Channel: a.channel,
 			Message: fmt.Sprintf("asked for a stream but the upstream answered with Content-Type %q", resp.Header.Get("Content-Type"))}
+	}
+	if raw {
+		return &provider.Response{Status: resp.StatusCode, Header: resp.Header, Body: body, UpstreamRequestID: upstreamID}, nil
 	}
 	out, err := TranslateResponse(body, ResponseOptions{Created: a.now().Unix()})
 	if err != nil {

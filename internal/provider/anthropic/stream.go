@@ -26,7 +26,8 @@ type stream struct {
 	waitFrom time.Time
 	limit    time.Duration
 	started  bool // the first content event arrived
-	done     bool // message_stop was translated
+	done     bool // message_stop was translated (or, raw, returned)
+	raw      bool // yield the upstream's events untranslated (passthrough.go)
 	closing  sync.Once
 }
 
@@ -51,6 +52,9 @@ func (s *stream) Next(ctx context.Context) (provider.Event, error) {
 	if s.done {
 		s.disarm()
 		return provider.Event{}, io.EOF
+	}
+	if s.raw {
+		return s.nextRaw(ctx)
 	}
 	for {
 		s.arm()

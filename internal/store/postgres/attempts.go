@@ -144,8 +144,12 @@ func (s *Store) PruneRequestLogs(ctx context.Context, cutoff time.Time, limit in
 			return err
 		}
 		deleted = tag.RowsAffected()
-		_, err = tx.Exec(ctx, `DELETE FROM request_attempts WHERE id IN (
-			SELECT id FROM request_attempts WHERE request_time < $1 ORDER BY request_time LIMIT $2)`, c, 4*limit)
+		if _, err = tx.Exec(ctx, `DELETE FROM request_attempts WHERE id IN (
+			SELECT id FROM request_attempts WHERE request_time < $1 ORDER BY request_time LIMIT $2)`, c, 4*limit); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `DELETE FROM request_bodies WHERE id IN (
+			SELECT id FROM request_bodies WHERE request_time < $1 ORDER BY request_time LIMIT $2)`, c, limit)
 		return err
 	})
 	if err != nil {

@@ -12,7 +12,7 @@ import (
 )
 
 const keyColumns = `id, name, hash, last4, models, admin, owner, group_name, env, ip_allow, limits,
-	expires_at, revoked_at, created_at, updated_at, rev`
+	expires_at, revoked_at, created_at, updated_at, rev, log_bodies`
 
 // scanKey reads one row selected with keyColumns.
 func scanKey(row pgx.Row) (store.Key, error) {
@@ -21,7 +21,7 @@ func scanKey(row pgx.Row) (store.Key, error) {
 		expires, revoked, created, updated pgtype.Timestamptz
 	)
 	if err := row.Scan(&k.ID, &k.Name, &k.Hash, &k.Last4, &k.Models, &k.Admin, &k.Owner, &k.Group, &k.Env,
-		&k.IPAllow, &k.Limits, &expires, &revoked, &created, &updated, &k.Rev); err != nil {
+		&k.IPAllow, &k.Limits, &expires, &revoked, &created, &updated, &k.Rev, &k.LogBodies); err != nil {
 		return store.Key{}, err
 	}
 	k.Models = decodeList(k.Models)
@@ -42,7 +42,7 @@ func keyArgs(k store.Key) (pgx.NamedArgs, error) {
 	return pgx.NamedArgs{
 		"id": k.ID, "name": k.Name, "hash": k.Hash, "last4": k.Last4,
 		"models": encodeList(k.Models), "admin": k.Admin, "owner": k.Owner, "group_name": k.Group,
-		"env": k.Env, "ip_allow": encodeList(k.IPAllow), "limits": k.Limits,
+		"env": k.Env, "ip_allow": encodeList(k.IPAllow), "limits": k.Limits, "log_bodies": k.LogBodies,
 		"expires_at": times[0], "revoked_at": times[1], "created_at": times[2], "updated_at": times[3],
 	}, nil
 }
@@ -67,7 +67,7 @@ func (s *Store) CreateKey(ctx context.Context, k store.Key) (store.Key, error) {
 		var err error
 		out, err = scanKey(tx.QueryRow(ctx, `INSERT INTO keys (`+keyColumns+`)
 			VALUES (@id, @name, @hash, @last4, @models, @admin, @owner, @group_name, @env, @ip_allow, @limits,
-				@expires_at, @revoked_at, @created_at, @updated_at, `+nextRev("keys")+`)
+				@expires_at, @revoked_at, @created_at, @updated_at, `+nextRev("keys")+`, @log_bodies)
 			RETURNING `+keyColumns, args))
 		return err
 	})
@@ -96,7 +96,7 @@ func (s *Store) UpdateKey(ctx context.Context, k store.Key) (store.Key, error) {
 		out, err = scanKey(tx.QueryRow(ctx, `UPDATE keys SET
 				name = @name, hash = @hash, last4 = @last4, models = @models, admin = @admin, owner = @owner,
 				group_name = @group_name, env = @env, ip_allow = @ip_allow, limits = @limits,
-				expires_at = @expires_at, updated_at = @updated_at, rev = `+nextRev("keys")+`
+				log_bodies = @log_bodies, expires_at = @expires_at, updated_at = @updated_at, rev = `+nextRev("keys")+`
 			WHERE id = @id
 			RETURNING `+keyColumns, args))
 		return err

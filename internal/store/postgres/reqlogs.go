@@ -62,7 +62,7 @@ func (s *Store) InsertRequestLogs(ctx context.Context, rows []store.RequestLog) 
 		return nil
 	}
 	values := make([][]any, len(rows))
-	var attempts [][]any
+	var attempts, bodies [][]any
 	for i := range rows {
 		v, err := logValues(&rows[i])
 		if err != nil {
@@ -76,6 +76,13 @@ func (s *Store) InsertRequestLogs(ctx context.Context, rows []store.RequestLog) 
 			}
 			attempts = append(attempts, av)
 		}
+		if rows[i].HasBodies() {
+			bv, err := bodyValues(&rows[i])
+			if err != nil {
+				return fmt.Errorf("postgres: insert request logs: row %d (%s): bodies: %w", i, rows[i].RequestID, err)
+			}
+			bodies = append(bodies, bv)
+		}
 	}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		n, err := tx.CopyFrom(ctx, pgx.Identifier{"request_logs"}, logColumnNames, pgx.CopyFromRows(values))
@@ -85,20 +92,28 @@ func (s *Store) InsertRequestLogs(ctx context.Context, rows []store.RequestLog) 
 		if n != int64(len(rows)) {
 			return fmt.Errorf("stored %d of %d rows", n, len(rows))
 		}
-		if len(attempts) == 0 {
-			return nil
-		}
-		n, err = tx.CopyFrom(ctx, pgx.Identifier{"request_attempts"}, attemptColumnNames, pgx.CopyFromRows(attempts))
-		if err != nil {
+		if err := copyAll(ctx, tx, "request_attempts", attemptColumnNames, attempts); err != nil {
 			return err
 		}
-		if n != int64(len(attempts)) {
-			return fmt.Errorf("stored %d of %d attempts", n, len(attempts))
-		}
-		return nil
+		return copyAll(ctx, tx, "request_bodies", bodyColumnNames, bodies)
 	})
 	if err != nil {
 		return wrap("insert request logs", err)
+	}
+	return nil
+}
+
+// copyAll copies rows into table, if there are any.
+func copyAll(ctx context.Context, tx pgx.Tx, table string, columns []string, rows [][]any) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	n, err := tx.CopyFrom(ctx, pgx.Identifier{table}, columns, pgx.CopyFromRows(rows))
+	if err != nil {
+		return err
+	}
+	if n != int64(len(rows)) {
+		return fmt.Errorf("stored %d of %d %s rows", n, len(rows), table)
 	}
 	return nil
 }
@@ -149,6 +164,11 @@ func (s *Store) ListRequestLogs(ctx context.Context, f store.LogFilter) ([]store
 	out, err := pgx.CollectRows(rows, scanLog)
 	if err != nil {
 		return nil, wrap("list request logs", err)
+	}
+	if f.Bodies {
+		if err := s.loadBodies(ctx, out); err != nil {
+			return nil, wrap("list request logs: bodies", err)
+		}
 	}
 	return out, nil
 }

@@ -132,8 +132,12 @@ func (s *Store) PruneRequestLogs(ctx context.Context, cutoff time.Time, limit in
 		if deleted, err = res.RowsAffected(); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `DELETE FROM request_attempts WHERE id IN (
-			SELECT id FROM request_attempts WHERE request_time < ? ORDER BY request_time LIMIT ?)`, c, 4*limit)
+		if _, err = tx.ExecContext(ctx, `DELETE FROM request_attempts WHERE id IN (
+			SELECT id FROM request_attempts WHERE request_time < ? ORDER BY request_time LIMIT ?)`, c, 4*limit); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM request_bodies WHERE id IN (
+			SELECT id FROM request_bodies WHERE request_time < ? ORDER BY request_time LIMIT ?)`, c, limit)
 		return err
 	})
 	if err != nil {

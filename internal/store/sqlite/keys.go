@@ -10,7 +10,7 @@ import (
 )
 
 const keyColumns = `id, name, hash, last4, models, expires_at, revoked_at, created_at, updated_at, rev, admin,
-	owner, group_name, env, ip_allow, limits`
+	owner, group_name, env, ip_allow, limits, log_bodies`
 
 // nextRev returns the SQL expression for the next change sequence number of
 // table (a constant name, never user input). It is evaluated inside the
@@ -31,12 +31,12 @@ func scanKey(r rowScanner) (store.Key, error) {
 	var (
 		k                                  store.Key
 		models, ipAllow, limits            string
-		admin                              int64
+		admin, logBodies                   int64
 		expires, revoked, created, updated sql.NullInt64
 	)
 	if err := r.Scan(&k.ID, &k.Name, &k.Hash, &k.Last4, &models,
 		&expires, &revoked, &created, &updated, &k.Rev, &admin,
-		&k.Owner, &k.Group, &k.Env, &ipAllow, &limits); err != nil {
+		&k.Owner, &k.Group, &k.Env, &ipAllow, &limits, &logBodies); err != nil {
 		return store.Key{}, err
 	}
 	var err error
@@ -50,6 +50,7 @@ func scanKey(r rowScanner) (store.Key, error) {
 		return store.Key{}, fmt.Errorf("key %s: %w", k.ID, err)
 	}
 	k.Admin = admin != 0
+	k.LogBodies = logBodies != 0
 	k.ExpiresAt = decodeTime(expires)
 	k.RevokedAt = decodeTime(revoked)
 	k.CreatedAt = decodeTime(created)
@@ -75,10 +76,10 @@ func (s *Store) CreateKey(ctx context.Context, k store.Key) (store.Key, error) {
 	var out store.Key
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		row := tx.QueryRowContext(ctx, `INSERT INTO keys (`+keyColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, `+nextRev("keys")+`, ?, ?, ?, ?, ?, ?)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, `+nextRev("keys")+`, ?, ?, ?, ?, ?, ?, ?)
 			RETURNING `+keyColumns,
 			k.ID, k.Name, k.Hash, k.Last4, a.models, a.expires, a.revoked, a.created, a.updated,
-			boolInt(k.Admin), k.Owner, k.Group, k.Env, a.ipAllow, a.limits)
+			boolInt(k.Admin), k.Owner, k.Group, k.Env, a.ipAllow, a.limits, boolInt(k.LogBodies))
 		var err error
 		out, err = scanKey(row)
 		return err
@@ -140,11 +141,11 @@ func (s *Store) UpdateKey(ctx context.Context, k store.Key) (store.Key, error) {
 		var err error
 		out, err = scanKey(tx.QueryRowContext(ctx, `UPDATE keys
 			SET name = ?, hash = ?, last4 = ?, models = ?, admin = ?, owner = ?, group_name = ?, env = ?,
-				ip_allow = ?, limits = ?, expires_at = ?, updated_at = ?, rev = `+nextRev("keys")+`
+				ip_allow = ?, limits = ?, log_bodies = ?, expires_at = ?, updated_at = ?, rev = `+nextRev("keys")+`
 			WHERE id = ?
 			RETURNING `+keyColumns,
 			k.Name, k.Hash, k.Last4, a.models, boolInt(k.Admin), k.Owner, k.Group, k.Env,
-			a.ipAllow, a.limits, a.expires, a.updated, k.ID))
+			a.ipAllow, a.limits, boolInt(k.LogBodies), a.expires, a.updated, k.ID))
 		return err
 	})
 	if err != nil {

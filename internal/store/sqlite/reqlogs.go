@@ -31,10 +31,16 @@ func (s *Store) InsertRequestLogs(ctx context.Context, rows []store.RequestLog) 
 	if len(rows) == 0 {
 		return nil
 	}
-	var attempts []attemptOf
+	var (
+		attempts   []attemptOf
+		withBodies []*store.RequestLog
+	)
 	for i := range rows {
 		for j := range rows[i].Timeline {
 			attempts = append(attempts, attemptOf{row: &rows[i], a: &rows[i].Timeline[j]})
+		}
+		if rows[i].HasBodies() {
+			withBodies = append(withBodies, &rows[i])
 		}
 	}
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
@@ -50,8 +56,15 @@ func (s *Store) InsertRequestLogs(ctx context.Context, rows []store.RequestLog) 
 			return err
 		}
 		at := multiInsert{table: "request_attempts", columns: attemptColumns, ncols: attemptColumnCount, perStmt: attemptRowsPerStatement}
-		return at.exec(ctx, tx, len(attempts), func(args []any, i int) ([]any, error) {
+		err = at.exec(ctx, tx, len(attempts), func(args []any, i int) ([]any, error) {
 			return appendAttemptArgs(args, attempts[i].row, attempts[i].a)
+		})
+		if err != nil {
+			return err
+		}
+		bodies := multiInsert{table: "request_bodies", columns: bodyColumns, ncols: bodyColumnCount, perStmt: bodyRowsPerStatement}
+		return bodies.exec(ctx, tx, len(withBodies), func(args []any, i int) ([]any, error) {
+			return appendBodyArgs(args, withBodies[i])
 		})
 	})
 	if err != nil {
@@ -178,6 +191,11 @@ func (s *Store) ListRequestLogs(ctx context.Context, f store.LogFilter) ([]store
 	out, err := s.queryLogs(ctx, q, args...)
 	if err != nil {
 		return nil, wrap("list request logs", err)
+	}
+	if f.Bodies {
+		if err := s.loadBodies(ctx, out); err != nil {
+			return nil, wrap("list request logs: bodies", err)
+		}
 	}
 	return out, nil
 }

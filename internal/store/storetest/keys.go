@@ -26,6 +26,7 @@ func exerciseKeys(t *testing.T, fresh func(t *testing.T) store.Store) {
 				Owner:  "acme", Group: "research", Env: "live",
 				IPAllow:   []string{"10.0.0.0/8", "2001:db8::/32"},
 				Limits:    fullLimits(),
+				LogBodies: true,
 				ExpiresAt: at(3600), CreatedAt: at(1), UpdatedAt: at(2),
 			}},
 			{"zero times stay zero", store.Key{

@@ -17,6 +17,7 @@ func fullKey(n int) store.Key {
 	k.Owner, k.Group, k.Env = "acme", "research", "live"
 	k.IPAllow = []string{"10.0.0.0/8", "2001:db8::/32"}
 	k.Limits = fullLimits()
+	k.LogBodies = true
 	k.ExpiresAt = at(n + 3600)
 	k.UpdatedAt = at(n)
 	return k

@@ -168,6 +168,10 @@ func exercisePrune(t *testing.T, fresh func(t *testing.T) store.Store) {
 	}
 	rows[1].Charged, rows[1].CostMicros, rows[1].Owner = true, 500, "acme" // req-2: billed, kept
 	rows[2].Charged = true                                                 // req-3: charged nothing, prunable
+	// req-2's bodies go with their age although its row stays; req-5 keeps both.
+	for _, i := range []int{1, 4} {
+		rows[i].RequestBody, rows[i].ResponseBody = `{"messages":[]}`, "answer"
+	}
 	if err := s.InsertRequestLogs(ctx, rows); err != nil {
 		t.Fatal(err)
 	}
@@ -195,6 +199,16 @@ func exercisePrune(t *testing.T, fresh func(t *testing.T) store.Store) {
 	}{{"req-1", 0}, {"req-4", 0}, {"req-5", 1}, {"req-6", 1}} {
 		if a, err := s.ListAttempts(ctx, tt.id); err != nil || len(a) != tt.want {
 			t.Errorf("ListAttempts(%s) = %d, %v; want %d", tt.id, len(a), err, tt.want)
+		}
+	}
+	bodies, err := s.ListRequestLogs(ctx, store.LogFilter{Bodies: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range bodies {
+		if want := r.RequestID == "req-5"; r.HasBodies() != want {
+			t.Errorf("after pruning %s has bodies %t, want %t: bodies go with their age, even when the row is kept",
+				r.RequestID, r.HasBodies(), want)
 		}
 	}
 	if _, spent, err := s.OwnerTotals(ctx, "acme"); err != nil || spent != 500 {
