@@ -132,7 +132,7 @@ func logsShow(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *asJSON {
 		return printJSON(stdout, logview.DetailOf(rows[0], attempts))
 	}
-	if err := writeTimeline(stdout, rows[0], attempts); err != nil {
+	if err := writeTimeline(stdout, rows[0], logview.Timeline(rows[0], attempts)); err != nil {
 		return err
 	}
 	return writeBodies(stdout, rows[0])

@@ -13,6 +13,7 @@ import (
 
 	"github.com/tollgate/tollgate/internal/app"
 	"github.com/tollgate/tollgate/internal/config"
+	"github.com/tollgate/tollgate/internal/logview"
 	"github.com/tollgate/tollgate/internal/simupstream"
 	"github.com/tollgate/tollgate/internal/store"
 )
@@ -62,7 +63,11 @@ func TestRequestLogDetail(t *testing.T) {
 			if !tt.stream && row.TTFT != 0 {
 				t.Errorf("TTFT = %v for a non-stream request, want 0", row.TTFT)
 			}
-			attempts, err := g.app.Store.ListAttempts(t.Context(), ids[i])
+			stored, err := g.app.Store.ListAttempts(t.Context(), ids[i])
+			if err == nil && tt.wantClass == "" && len(stored) != 0 {
+				t.Errorf("a single successful attempt was stored as %d sub-rows; the row alone describes it", len(stored))
+			}
+			attempts := logview.Timeline(row, stored)
 			if err != nil || len(attempts) != tt.wantTimeline {
 				t.Fatalf("ListAttempts = %+v, %v; want %d", attempts, err, tt.wantTimeline)
 			}

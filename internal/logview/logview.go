@@ -123,9 +123,21 @@ func RowsOf(rows []store.RequestLog) []Row {
 	return out
 }
 
+// Timeline returns a request's attempts: those stored, or, for a request
+// served by a single successful attempt (which is not stored separately),
+// that attempt rebuilt from the row.
+func Timeline(r store.RequestLog, stored []store.Attempt) []store.Attempt {
+	if len(stored) > 0 || r.Attempts != 1 || r.Channel == "" {
+		return stored
+	}
+	return []store.Attempt{{RequestID: r.RequestID, N: 1, Channel: r.Channel, Model: r.ModelRequested,
+		Status: r.Status, Started: r.Time, TTFB: r.TTFB, Duration: r.Duration}}
+}
+
 // DetailOf returns the view of r with attempts as its timeline, and r's
 // bodies if it has any (see store.RequestLog.HasBodies).
 func DetailOf(r store.RequestLog, attempts []store.Attempt) Detail {
+	attempts = Timeline(r, attempts)
 	d := Detail{Row: RowOf(r), Timeline: make([]Attempt, len(attempts))}
 	if r.HasBodies() {
 		d.Bodies = &Bodies{Request: r.RequestBody, RequestTruncated: r.RequestBodyTruncated,

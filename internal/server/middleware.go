@@ -201,6 +201,12 @@ func (s *Server) logRow(rec *record, sw *statusWriter, panicked bool) {
 		if rec.bodies != nil { // only now: bodies never reach slog, metrics or traces
 			rec.bodies.fill(&row)
 		}
+		if len(row.Timeline) == 1 && row.Timeline[0].Class == "" {
+			// One attempt that succeeded says nothing the row does not: it
+			// is not stored, which halves the log's writes in the common
+			// case; readers rebuild it (logview.Timeline).
+			row.Timeline = nil
+		}
 		s.opts.RequestLog.Log(row)
 	}
 }
