@@ -98,6 +98,9 @@ func passthroughGateway(t *testing.T) (*gateway, *recorder) {
 upstream:
   retry: {max_attempts: 3, backoff_initial: 10ms, backoff_max: 50ms}
   timeouts: {total: 5s}
+prices:
+  canned:     {input: "1", output: "2"}
+  claude-cut: {input: "1", output: "2"}
 channels:
   - name: ant
     provider: simulator
@@ -223,6 +226,9 @@ func TestMessagesPassthroughUsage(t *testing.T) {
 			t.Errorf("stream=%v: tokens prompt %d cached %d completion %d total %d, want 35 20 7 42",
 				stream, row.PromptTokens, row.CachedTokens, row.CompletionTokens, row.TotalTokens)
 		}
+		if !row.Charged || row.CostMicros <= 0 {
+			t.Errorf("stream=%v: charged %v, cost %d; want the answer charged", stream, row.Charged, row.CostMicros)
+		}
 		if row.FinishReason != "length" || row.ModelServed != "claude-canned" {
 			t.Errorf("stream=%v: finish %q, model served %q", stream, row.FinishReason, row.ModelServed)
 		}
@@ -276,8 +282,8 @@ func TestMessagesPassthroughBrokenStream(t *testing.T) {
 	}
 	rows := g.requestLogs(t)
 	for model, id := range ids {
-		if row := rowByID(t, rows, id); !row.Truncated || row.Attempts != 1 {
-			t.Errorf("%s: row truncated %v, attempts %d; want a truncated single attempt", model, row.Truncated, row.Attempts)
+		if row := rowByID(t, rows, id); !row.Truncated || row.Attempts != 1 || row.Charged {
+			t.Errorf("%s: row truncated %v, attempts %d, charged %v; want a truncated single attempt, not charged", model, row.Truncated, row.Attempts, row.Charged)
 		}
 	}
 }

@@ -216,6 +216,9 @@ func (sr *streamRelay) noteRaw(a router.Attempt, ev provider.Event) (content, st
 		}
 		return true, false, true
 	case "content_block_delta":
+		if sr.rec.bodies != nil { // content is never held: it goes out now
+			sr.rec.bodies.addText(deltaText(*obj))
+		}
 		return true, false, true
 	case "message_stop":
 		return false, true, true
@@ -263,4 +266,18 @@ func (sr *streamRelay) writeRawEnd() error {
 	sr.raw.held = sr.raw.held[:0]
 	sr.s.settleSuccess(sr.r, sr.raw.final.data, nil)
 	return sr.sw.Event(sr.raw.final.name, sr.raw.final.data)
+}
+
+// deltaText is the text of a content_block_delta's text_delta, or "".
+func deltaText(obj jsonpeek.Object) string {
+	raw, ok := obj.Raw("delta")
+	if !ok {
+		return ""
+	}
+	delta, err := jsonpeek.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	text, _, _ := delta.String("text")
+	return text
 }
