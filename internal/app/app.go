@@ -342,7 +342,7 @@ func buildAdapters(cfg config.Config, version string) (map[string]provider.Adapt
 		opts := openaicompat.Options{
 			Channel: ch.Name, BaseURL: ch.BaseURL, APIKey: ch.APIKey, Headers: ch.Headers, UserAgent: ua,
 			Timeouts: provider.Timeouts{ResponseHeader: t.ResponseHeader, FirstToken: t.FirstToken, Idle: t.Idle},
-			APIStyle: ch.APIStyle, APIVersion: ch.APIVersion,
+			APIStyle: ch.APIStyle, APIVersion: ch.APIVersion, Responses: ch.Responses,
 		}
 		switch ch.Provider {
 		case config.ProviderSimulator:

@@ -228,6 +228,13 @@ type Channel struct {
 	// adapter, so the whole translation path runs offline). Simulator
 	// channels only.
 	Dialect string `yaml:"dialect"`
+	// Responses declares that the upstream serves OpenAI's Responses API
+	// (POST {base_url}/responses) itself: a /v1/responses request whose
+	// model routes only to such channels is passed through unchanged
+	// instead of being translated to chat completions. "openai" channels
+	// (api_style "openai") and simulator channels of the openai dialect
+	// only. Default false.
+	Responses bool `yaml:"responses"`
 }
 
 // Model is a model name clients may request.

@@ -96,6 +96,11 @@ func TestParseErrors(t *testing.T) {
 			want: []string{`channels[0].api_key: required for provider "gemini"`, `channels[1].dialect: unknown dialect "klingon"`, `channels[2].dialect: only valid for provider "simulator"`},
 		},
 		{
+			name: "responses on channels that cannot serve it",
+			yaml: "channels:\n  - {name: a, provider: openai, base_url: https://x.openai.azure.com, api_style: azure, responses: true}\n  - {name: b, provider: anthropic, api_key: k, responses: true}\n  - {name: c, provider: simulator, dialect: gemini, responses: true}\n",
+			want: []string{`channels[0].responses: not supported with api_style "azure"`, `channels[1].responses: only valid for provider "openai"`, `channels[2].responses: only valid with the "openai" dialect`},
+		},
+		{
 			name: "bad api styles",
 			yaml: "channels:\n  - {name: a, provider: openai, base_url: https://x.openai.azure.com, api_style: azur}\n  - {name: b, provider: openai, base_url: https://x/v1, api_version: 2024-10-21}\n  - {name: c, provider: simulator, api_style: azure}\n  - {name: d, provider: openai, base_url: https://x.openai.azure.com, api_style: azure, headers: {Api-Key: x}}\n",
 			want: []string{`channels[0].api_style: unknown API style "azur"`, `channels[1].api_version: only valid with api_style "azure"`, `channels[2].api_style: only valid for provider "openai"`, "channels[3].headers.Api-Key"},

@@ -164,6 +164,16 @@ func (c *Config) validateChannels(v *validator) {
 			v.addf(f+".provider", "unknown provider %q (one of %s, %s, %s, %s)", ch.Provider, ProviderOpenAI, ProviderAnthropic, ProviderGemini, ProviderSimulator)
 		}
 		validateAPIStyle(v, f, ch)
+		if ch.Responses {
+			switch {
+			case ch.Provider == ProviderOpenAI && ch.APIStyle == APIStyleAzure:
+				v.addf(f+".responses", "not supported with api_style %q", APIStyleAzure)
+			case ch.Provider == ProviderSimulator && ch.Dialect != "" && ch.Dialect != DialectOpenAI:
+				v.addf(f+".responses", "only valid with the %q dialect", DialectOpenAI)
+			case ch.Provider != ProviderOpenAI && ch.Provider != ProviderSimulator:
+				v.addf(f+".responses", "only valid for provider %q", ProviderOpenAI)
+			}
+		}
 		if ch.Dialect != "" && ch.Provider != ProviderSimulator {
 			v.addf(f+".dialect", "only valid for provider %q", ProviderSimulator)
 		}

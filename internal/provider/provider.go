@@ -25,6 +25,9 @@ const (
 	// EndpointMessages is Anthropic's Messages API, served only by
 	// adapters that implement MessagesAdapter.
 	EndpointMessages Endpoint = "messages"
+	// EndpointResponses is OpenAI's Responses API, served only by adapters
+	// that implement ResponsesAdapter and report ServesResponses.
+	EndpointResponses Endpoint = "responses"
 )
 
 // Request is one upstream attempt in the OpenAI wire format.
@@ -90,10 +93,10 @@ type Response struct {
 }
 
 // Event is one stream event: in the OpenAI format the JSON of a chunk; from
-// a MessagesAdapter an Anthropic event as the upstream sent it.
+// a MessagesAdapter or ResponsesAdapter the event as the upstream sent it.
 type Event struct {
-	// Name is the SSE event name of a MessagesAdapter event; empty for
-	// OpenAI chunks.
+	// Name is the SSE event name of a MessagesAdapter or ResponsesAdapter
+	// event; empty for OpenAI chunks.
 	Name string
 	// Data is the event's data; it is only valid until the next call to Next.
 	Data []byte
@@ -128,4 +131,21 @@ type MessagesAdapter interface {
 	// message_stop and then io.EOF. A stream that ends without
 	// message_stop is KindTruncated, and an "error" event KindStreamError.
 	DoMessages(ctx context.Context, req *Request) (*Response, error)
+}
+
+// ResponsesAdapter is implemented by adapters that can forward a request
+// of OpenAI's Responses API as it is, to an upstream serving POST
+// {base}/responses itself.
+type ResponsesAdapter interface {
+	// ServesResponses reports whether this channel's upstream serves the
+	// Responses API; when false, DoResponses must not be called.
+	ServesResponses() bool
+	// DoResponses sends one attempt whose Body is a Responses API request,
+	// with the same phases, timeouts and errors as Adapter.Do. The
+	// Response's Body is the upstream's answer unchanged; its Stream yields
+	// the upstream's events unchanged, with their names, ending with
+	// response.completed or response.incomplete and then io.EOF. A stream
+	// that ends without either is KindTruncated; an "error" or
+	// response.failed event is KindStreamError.
+	DoResponses(ctx context.Context, req *Request) (*Response, error)
 }

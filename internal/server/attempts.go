@@ -59,9 +59,12 @@ func (s *Server) relayOnce(ctx context.Context, w http.ResponseWriter, r *http.R
 		}
 		rec.upstreamID = resp.UpstreamRequestID
 		rec.answerBytes = int64(len(resp.Body))
-		if rr.passthrough() {
+		switch {
+		case rr.responsesPassthrough():
+			captureResponsesAnswer(rec, obj)
+		case rr.passthrough():
 			captureMessagesAnswer(rec, obj)
-		} else {
+		default:
 			rec.row.FinishReason = openai.FinishReason(resp.Body)
 			captureUsage(rec, obj)
 		}

@@ -23,7 +23,7 @@ func (s *Server) admit(r *http.Request, rr *relayRequest) (*governance.Admission
 	rec := recordFrom(r.Context())
 	rec.row.Owner, rec.row.Group = p.Owner, p.Group
 	req := governance.Request{Principal: p, Model: rr.model.Name, PromptTokens: estimatePromptTokens(rr.body)}
-	for _, field := range []string{"max_completion_tokens", "max_tokens"} {
+	for _, field := range []string{"max_completion_tokens", "max_tokens", "max_output_tokens"} {
 		if n, ok, err := rr.obj.Int(field); ok && err == nil && n > 0 {
 			req.MaxTokens = n
 			break

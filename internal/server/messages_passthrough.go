@@ -123,6 +123,7 @@ type rawState struct {
 	held   []rawEvent // events of the current attempt before its first content
 	final  rawEvent   // message_stop, sent when the stream completes
 	tokens messagesTokens
+	seq    int64 // the last sequence_number of a Responses API stream
 }
 
 // rawEvent is a copy of an upstream event.
@@ -147,8 +148,11 @@ func (sr *streamRelay) forwardRaw(ctx context.Context, a router.Attempt, st prov
 		ev, err := st.Next(ctx)
 		if errors.Is(err, io.EOF) {
 			if sr.raw.final.data == nil {
-				return &provider.Error{Kind: provider.KindTruncated, Phase: provider.PhaseIdle, Channel: a.Target.Channel,
-					Message: "the upstream closed the stream without the message_stop event"}
+				msg := "the upstream closed the stream without the message_stop event"
+				if sr.rr.responsesPassthrough() {
+					msg = "the upstream closed the stream without a response.completed or response.incomplete event"
+				}
+				return &provider.Error{Kind: provider.KindTruncated, Phase: provider.PhaseIdle, Channel: a.Target.Channel, Message: msg}
 			}
 			return nil
 		}
@@ -174,8 +178,10 @@ func (sr *streamRelay) forwardRaw(ctx context.Context, a router.Attempt, st prov
 
 // noteRaw captures what the request log needs from one event: the served
 // model, usage and finish reason. It reports whether the event is content
-// (a delta), whether it is message_stop, and false for an event that is
-// not JSON, which is skipped and logged: garbage never reaches the client.
+// (a delta), whether it is the terminal event (message_stop, or a
+// Responses API response.completed|incomplete), and false for an event
+// that is not JSON, which is skipped and logged: garbage never reaches
+// the client.
 func (sr *streamRelay) noteRaw(a router.Attempt, ev provider.Event) (content, stop, ok bool) {
 	obj := &sr.obj
 	if err := jsonpeek.ParseInto(obj, ev.Data); err != nil {
@@ -186,6 +192,10 @@ func (sr *streamRelay) noteRaw(a router.Attempt, ev provider.Event) (content, st
 	kind := ev.Name
 	if kind == "" {
 		kind, _, _ = obj.String("type")
+	}
+	if sr.rr.responsesPassthrough() {
+		content, stop = sr.noteResponses(kind, *obj)
+		return content, stop, true
 	}
 	switch kind {
 	case "message_start":

@@ -33,6 +33,10 @@ var (
 	// endpointMessages is a Messages API request passed through as it is
 	// (messages_passthrough.go); it retries by the chat policy.
 	endpointMessages = endpoint{op: provider.EndpointMessages, name: "chat", required: "messages", streams: true}
+	// endpointResponses is a Responses API request passed through as it is
+	// (responses_passthrough.go); it retries by the chat policy. The
+	// upstream judges its fields: stateful requests need no input.
+	endpointResponses = endpoint{op: provider.EndpointResponses, name: "chat", streams: true}
 )
 
 // errTotalTimeout is the cancel cause when a request's total deadline passes.
@@ -130,14 +134,27 @@ func (rr *relayRequest) requestFor(a router.Attempt, requestID string) *provider
 	return &provider.Request{Endpoint: rr.ep.op, Body: body, Stream: rr.stream, RequestID: requestID, Timeouts: a.Target.Timeouts}
 }
 
-// passthrough reports whether the request is a Messages API request
-// forwarded as it is, to channels that speak that API.
-func (rr *relayRequest) passthrough() bool { return rr.ep.op == provider.EndpointMessages }
+// passthrough reports whether the request is a Messages or Responses API
+// request forwarded as it is, to channels that speak that API.
+func (rr *relayRequest) passthrough() bool {
+	return rr.ep.op == provider.EndpointMessages || rr.ep.op == provider.EndpointResponses
+}
+
+// responsesPassthrough reports whether the request is a Responses API
+// request forwarded as it is (responses_passthrough.go).
+func (rr *relayRequest) responsesPassthrough() bool { return rr.ep.op == provider.EndpointResponses }
 
 // send performs one attempt through the target's adapter.
 func (rr *relayRequest) send(ctx context.Context, a router.Attempt, req *provider.Request) (*provider.Response, error) {
 	if !rr.passthrough() {
 		return a.Target.Adapter.Do(ctx, req)
+	}
+	if rr.responsesPassthrough() {
+		ra, ok := a.Target.Adapter.(provider.ResponsesAdapter)
+		if !ok || !ra.ServesResponses() { // ruled out when the request was routed
+			return nil, fmt.Errorf("channel %s cannot pass a Responses API request through", a.Target.Channel)
+		}
+		return ra.DoResponses(ctx, req)
 	}
 	ma, ok := a.Target.Adapter.(provider.MessagesAdapter)
 	if !ok { // ruled out when the request was routed; kept as a clear error
@@ -159,9 +176,12 @@ func (s *Server) prepare(r *http.Request, ep endpoint, body []byte) (*relayReque
 		return nil, invalidField("model", "you must provide a model parameter: a string naming a model from GET /v1/models")
 	}
 	rec.row.ModelRequested = clip(model, 200)
-	raw, ok := obj.Raw(ep.required)
-	if !ok || isNull(raw) {
-		return nil, invalidField(ep.required, fmt.Sprintf("you must provide a %s parameter", ep.required))
+	var raw []byte
+	if ep.required != "" {
+		raw, ok = obj.Raw(ep.required)
+		if !ok || isNull(raw) {
+			return nil, invalidField(ep.required, fmt.Sprintf("you must provide a %s parameter", ep.required))
+		}
 	}
 	if (ep.op == provider.EndpointChat || ep.op == provider.EndpointMessages) && (raw[0] != '[' || isEmptyArray(raw)) {
 		return nil, invalidField("messages", "messages must be a non-empty array of chat messages")
@@ -183,7 +203,7 @@ func (s *Server) prepare(r *http.Request, ep endpoint, body []byte) (*relayReque
 		return nil, modelForbidden(model, p.Masked)
 	}
 	rr := &relayRequest{ep: ep, model: m, requested: model, body: body, obj: obj, stream: stream, deadline: m.Total}
-	if stream && ep.op != provider.EndpointMessages {
+	if stream && ep.op != provider.EndpointMessages && ep.op != provider.EndpointResponses {
 		edit, wantUsage, err := includeUsage(obj)
 		if err != nil {
 			return nil, err

@@ -18,19 +18,22 @@ type responsesState struct {
 	stream *responsesdialect.Stream
 }
 
-// responses serves POST /v1/responses: the Responses request is
-// translated into a chat completions request and relayed like any chat
-// completion (routing, retries, failover, limits, idempotency, request
-// log), and the answer is translated back into a response object or
-// Responses stream events. Every upstream gets chat completions; passing
-// the request through to upstreams that speak the Responses API is not
-// done yet. tollgate stores no responses: stateful parameters are refused
-// (see package responses), and errors before a stream keep the OpenAI
-// error shape.
+// responses serves POST /v1/responses. A request whose model routes only
+// to channels that serve the Responses API themselves is passed through
+// as it is (responses_passthrough.go). Any other is translated into a
+// chat completions request and relayed like any chat completion (routing,
+// retries, failover, limits, idempotency, request log), and the answer is
+// translated back into a response object or Responses stream events.
+// tollgate stores no responses: on the translated path stateful
+// parameters are refused (see package responses). Errors before a stream
+// keep the OpenAI error shape.
 func (s *Server) responses(w http.ResponseWriter, r *http.Request) {
 	body, err := s.readBody(w, r)
 	if err != nil {
 		s.writeError(w, r, err)
+		return
+	}
+	if s.responsesPassthrough(w, r, body) {
 		return
 	}
 	tr, err := responsesdialect.TranslateRequest(body)

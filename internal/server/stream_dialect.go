@@ -78,6 +78,9 @@ func (sr *streamRelay) writeFailure(ae *apiError, body openai.ErrorResponse) err
 	if sr.rec.resp != nil { // Responses API, responses.go
 		return sr.writeResponsesFailure(ae, body)
 	}
+	if sr.rr.responsesPassthrough() {
+		return sr.writeResponsesRawFailure(ae, body)
+	}
 	if sr.tr == nil && !sr.rr.passthrough() {
 		data, _ := json.Marshal(body)
 		return sr.sw.Data(data)
@@ -87,7 +90,7 @@ func (sr *streamRelay) writeFailure(ae *apiError, body openai.ErrorResponse) err
 
 // writeKeepAlive sends a comment, or a ping event to Anthropic clients.
 func (sr *streamRelay) writeKeepAlive() error {
-	if sr.tr == nil && !sr.rr.passthrough() {
+	if sr.tr == nil && (!sr.rr.passthrough() || sr.rr.responsesPassthrough()) {
 		return sr.sw.Comment("keep-alive")
 	}
 	ping := anthropicdialect.Ping()

@@ -284,6 +284,10 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if allow(w, r, http.MethodPost) {
 			s.serveChat(w, r, id)
 		}
+	case path == "/responses":
+		if allow(w, r, http.MethodPost) {
+			s.serveResponses(w, r, id)
+		}
 	case path == "/messages":
 		if allow(w, r, http.MethodPost) {
 			s.serveMessages(w, r, id)

@@ -45,6 +45,10 @@ type Options struct {
 	// APIVersion is the api-version query parameter of StyleAzure.
 	// Default DefaultAzureAPIVersion.
 	APIVersion string
+	// Responses declares that the upstream serves POST {base}/responses
+	// (OpenAI's Responses API) itself, so Responses requests are passed
+	// through to it (see responses.go).
+	Responses bool
 }
 
 // Adapter sends OpenAI-format requests to one OpenAI-compatible upstream.
@@ -57,6 +61,8 @@ type Adapter struct {
 	headers  http.Header
 	client   *http.Client
 	timeouts provider.Timeouts
+	// responses: the upstream serves the Responses API.
+	responses bool
 }
 
 var _ provider.Adapter = (*Adapter)(nil)
@@ -86,11 +92,12 @@ func New(opts Options) (*Adapter, error) {
 	h.Set("User-Agent", ua)
 	h.Set("Content-Type", "application/json")
 	a := &Adapter{
-		channel:  opts.Channel,
-		base:     strings.TrimRight(opts.BaseURL, "/"),
-		headers:  h,
-		client:   opts.Client,
-		timeouts: opts.Timeouts,
+		channel:   opts.Channel,
+		base:      strings.TrimRight(opts.BaseURL, "/"),
+		headers:   h,
+		client:    opts.Client,
+		timeouts:  opts.Timeouts,
+		responses: opts.Responses,
 	}
 	switch opts.APIStyle {
 	case "", StyleOpenAI:
@@ -162,7 +169,7 @@ func (a *Adapter) Do(ctx context.Context, req *provider.Request) (*provider.Resp
 		return &provider.Response{
 			Status:            resp.StatusCode,
 			Header:            resp.Header,
-			Stream:            newStream(a.channel, resp.Body, cancel, to),
+			Stream:            newStream(a.channel, resp.Body, cancel, to, req.Endpoint == provider.EndpointResponses),
 			UpstreamRequestID: upstreamID,
 		}, nil
 	}

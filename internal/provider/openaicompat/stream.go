@@ -28,18 +28,22 @@ type stream struct {
 	limit    time.Duration
 	started  bool
 	done     bool
-	closing  sync.Once
+	// responses: the stream is a Responses API stream, passed on as it is
+	// (see responses.go).
+	responses bool
+	closing   sync.Once
 }
 
 var _ provider.Stream = (*stream)(nil)
 
-func newStream(channel string, body io.ReadCloser, cancel context.CancelCauseFunc, t provider.Timeouts) *stream {
+func newStream(channel string, body io.ReadCloser, cancel context.CancelCauseFunc, t provider.Timeouts, responses bool) *stream {
 	return &stream{
-		channel:  channel,
-		body:     body,
-		reader:   sse.NewReader(body, sse.ReaderOptions{}),
-		cancel:   cancel,
-		timeouts: t,
+		responses: responses,
+		channel:   channel,
+		body:      body,
+		reader:    sse.NewReader(body, sse.ReaderOptions{}),
+		cancel:    cancel,
+		timeouts:  t,
 	}
 }
 
@@ -47,6 +51,9 @@ func newStream(channel string, body io.ReadCloser, cancel context.CancelCauseFun
 func (s *stream) Next(ctx context.Context) (provider.Event, error) {
 	if s.done {
 		return provider.Event{}, io.EOF
+	}
+	if s.responses {
+		return s.nextResponses(ctx)
 	}
 	s.arm()
 	for {
@@ -122,8 +129,11 @@ func (s *stream) fail(ctx context.Context, err error) error {
 		return &provider.Error{Kind: provider.KindCanceled, Phase: s.phase(), Channel: s.channel, Err: context.Cause(ctx)}
 	}
 	if errors.Is(err, io.EOF) {
-		return &provider.Error{Kind: provider.KindTruncated, Phase: s.phase(), Channel: s.channel,
-			Message: "the upstream closed the stream without the [DONE] end marker"}
+		msg := "the upstream closed the stream without the [DONE] end marker"
+		if s.responses {
+			msg = "the upstream closed the stream without a response.completed or response.incomplete event"
+		}
+		return &provider.Error{Kind: provider.KindTruncated, Phase: s.phase(), Channel: s.channel, Message: msg}
 	}
 	if errors.Is(err, sse.ErrEventTooLarge) {
 		return &provider.Error{Kind: provider.KindMalformed, Phase: s.phase(), Channel: s.channel,
