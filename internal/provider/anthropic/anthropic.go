@@ -10,11 +10,9 @@
 package anthropic
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -119,12 +117,6 @@ func New(opts Options) (*Adapter, error) {
 	return a, nil
 }
 
-// errHeaderTimeout is the cancel cause when the response-header phase runs out.
-var errHeaderTimeout = errors.New("response header timeout")
-
-// errIdleTimeout is the cancel cause when a stream or body goes silent.
-var errIdleTimeout = errors.New("idle timeout")
-
 // Do translates and sends one attempt. See provider.Adapter. Only chat
 // completions are served; a request that cannot be translated fails with
 // a 400 *provider.Error wrapping a *RequestError, before any I/O.
@@ -147,15 +139,10 @@ func (a *Adapter) Do(ctx context.Context, req *provider.Request) (*provider.Resp
 // send posts body to /v1/messages and returns the answer: translated to
 // the OpenAI format, or as the upstream sent it when raw is set.
 func (a *Adapter) send(ctx context.Context, req *provider.Request, body []byte, raw bool) (*provider.Response, error) {
-	to := req.Timeouts.Merge(a.timeouts)
-	if req.Timeouts.Connect > 0 {
-		ctx = provider.WithConnectTimeout(ctx, req.Timeouts.Connect)
-	}
-	actx, cancel := context.WithCancelCause(ctx)
-	hreq, err := http.NewRequestWithContext(actx, http.MethodPost, a.url, bytes.NewReader(body))
+	at := provider.NewAttempt(ctx, a.channel, req.Timeouts, a.timeouts)
+	hreq, err := at.NewRequest(a.url, body)
 	if err != nil {
-		cancel(nil)
-		return nil, fmt.Errorf("building upstream request: %w", err)
+		return nil, err
 	}
 	hreq.Header = a.headers.Clone()
 	hreq.Header.Set("Accept", "application/json")
@@ -165,38 +152,28 @@ func (a *Adapter) send(ctx context.Context, req *provider.Request, body []byte, 
 	if req.RequestID != "" {
 		hreq.Header.Set("X-Request-Id", req.RequestID)
 	}
-	start := time.Now()
-	var timer *time.Timer
-	if d := to.ResponseHeader; d > 0 {
-		timer = time.AfterFunc(d, func() { cancel(errHeaderTimeout) })
-	}
-	resp, err := a.client.Do(hreq)
-	if timer != nil {
-		timer.Stop()
-	}
+	resp, err := at.Send(ctx, a.client, hreq)
 	if err != nil {
-		perr := a.classify(ctx, actx, err, start, to)
-		cancel(nil)
-		return nil, perr
+		return nil, err
 	}
-	return a.answer(ctx, actx, cancel, req, resp, to, raw)
+	return a.answer(ctx, at, req, resp, raw)
 }
 
 // answer turns a received response into the provider.Response.
-func (a *Adapter) answer(ctx, actx context.Context, cancel context.CancelCauseFunc, req *provider.Request, resp *http.Response, to provider.Timeouts, raw bool) (*provider.Response, error) {
+func (a *Adapter) answer(ctx context.Context, at *provider.Attempt, req *provider.Request, resp *http.Response, raw bool) (*provider.Response, error) {
 	upstreamID := resp.Header.Get("Request-Id")
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		defer cancel(nil)
+		defer at.Cancel(nil)
 		return nil, a.statusError(resp)
 	}
-	if req.Stream && isEventStream(resp.Header.Get("Content-Type")) {
-		st := newStream(a.channel, resp.Body, cancel, to)
+	if req.Stream && provider.IsEventStream(resp.Header.Get("Content-Type")) {
+		st := newStream(a.channel, resp.Body, at.Cancel, at.Timeouts())
 		st.raw = raw
 		st.tr.Created = a.now().Unix()
 		return &provider.Response{Status: resp.StatusCode, Header: resp.Header, Stream: st, UpstreamRequestID: upstreamID}, nil
 	}
-	defer cancel(nil)
-	body, err := a.readBody(ctx, actx, cancel, resp.Body, to.Idle)
+	defer at.Cancel(nil)
+	body, err := at.ReadBody(ctx, resp.Body)
 	if err != nil {
 		return nil, err
 	}
@@ -213,56 +190,4 @@ func (a *Adapter) answer(ctx, actx context.Context, cancel context.CancelCauseFu
 			Message: "the upstream's answer is not a valid Messages API response", Err: err}
 	}
 	return &provider.Response{Status: resp.StatusCode, Header: resp.Header, Body: out, UpstreamRequestID: upstreamID}, nil
-}
-
-// readBody reads a non-stream body within the idle bound.
-func (a *Adapter) readBody(ctx, actx context.Context, cancel context.CancelCauseFunc, body io.ReadCloser, idle time.Duration) ([]byte, error) {
-	defer body.Close()
-	if idle > 0 {
-		timer := time.AfterFunc(idle, func() { cancel(errIdleTimeout) })
-		defer timer.Stop()
-	}
-	start := time.Now()
-	data, err := io.ReadAll(body)
-	switch {
-	case err == nil:
-		return data, nil
-	case errors.Is(context.Cause(actx), errIdleTimeout):
-		return nil, &provider.Error{Kind: provider.KindTimeout, Phase: provider.PhaseBody, Channel: a.channel,
-			Limit: idle, Elapsed: time.Since(start), Err: err}
-	case ctx.Err() != nil:
-		return nil, canceled(a.channel, provider.PhaseBody, ctx)
-	}
-	return nil, &provider.Error{Kind: provider.KindNetwork, Phase: provider.PhaseBody, Channel: a.channel,
-		Message: "connection failed while reading the answer", Err: err}
-}
-
-func (a *Adapter) classify(ctx, actx context.Context, err error, start time.Time, to provider.Timeouts) *provider.Error {
-	if errors.Is(context.Cause(actx), errHeaderTimeout) {
-		return &provider.Error{Kind: provider.KindTimeout, Phase: provider.PhaseResponseHeader, Channel: a.channel,
-			Limit: to.ResponseHeader, Elapsed: time.Since(start)}
-	}
-	if ctx.Err() != nil {
-		return canceled(a.channel, provider.PhaseResponseHeader, ctx)
-	}
-	var ce *provider.ConnectError
-	if errors.As(err, &ce) {
-		kind := provider.KindConnect
-		if ce.Timeout() {
-			kind = provider.KindTimeout
-		}
-		return &provider.Error{Kind: kind, Phase: provider.PhaseConnect, Channel: a.channel,
-			Message: "could not connect to the upstream", Limit: to.Connect, Elapsed: time.Since(start), Err: ce.Err}
-	}
-	return &provider.Error{Kind: provider.KindNetwork, Phase: provider.PhaseResponseHeader, Channel: a.channel,
-		Message: "connection failed before the upstream answered", Err: err}
-}
-
-func canceled(channel string, phase provider.Phase, ctx context.Context) *provider.Error {
-	return &provider.Error{Kind: provider.KindCanceled, Phase: phase, Channel: channel, Err: context.Cause(ctx)}
-}
-
-func isEventStream(ct string) bool {
-	mt, _, _ := strings.Cut(ct, ";")
-	return strings.EqualFold(strings.TrimSpace(mt), "text/event-stream")
 }

@@ -25,7 +25,7 @@ func (a *Adapter) DoMessages(ctx context.Context, req *provider.Request) (*provi
 // an "error" event becomes a KindStreamError.
 func (s *stream) nextRaw(ctx context.Context) (provider.Event, error) {
 	for {
-		s.arm()
+		s.timer.Arm()
 		ev, err := s.reader.Next()
 		if err != nil {
 			return provider.Event{}, s.fail(ctx, err)
@@ -41,7 +41,7 @@ func (s *stream) nextRaw(ctx context.Context) (provider.Event, error) {
 		}
 		switch kind {
 		case "error":
-			s.disarm()
+			s.timer.Disarm()
 			typ, msg := parseError(ev.Data)
 			if typ == "" {
 				typ = "api_error"
@@ -49,12 +49,12 @@ func (s *stream) nextRaw(ctx context.Context) (provider.Event, error) {
 			if msg == "" {
 				msg = "the upstream reported an error in the stream"
 			}
-			return provider.Event{}, streamErrorFor(s.channel, s.phase(), &StreamError{Type: typ, Message: msg})
+			return provider.Event{}, streamErrorFor(s.channel, s.timer.Phase(), &StreamError{Type: typ, Message: msg})
 		case "message_stop":
 			s.done = true
-			s.disarm()
+			s.timer.Disarm()
 		case "content_block_delta", "message_delta":
-			s.started = true
+			s.timer.SetStarted()
 		}
 		return provider.Event{Name: ev.Name, Data: ev.Data}, nil
 	}

@@ -9,15 +9,11 @@
 package gemini
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/tollgate/tollgate/internal/provider"
 	"github.com/tollgate/tollgate/internal/redact"
@@ -100,13 +96,6 @@ func New(opts Options) (*Adapter, error) {
 	}, nil
 }
 
-// errHeaderTimeout and errIdleTimeout are the cancel causes of the
-// response-header and idle phases.
-var (
-	errHeaderTimeout = errors.New("response header timeout")
-	errIdleTimeout   = errors.New("idle timeout")
-)
-
 // call is one translated upstream request.
 type call struct {
 	url    string
@@ -124,15 +113,10 @@ func (a *Adapter) Do(ctx context.Context, req *provider.Request) (*provider.Resp
 	if err != nil {
 		return nil, err
 	}
-	to := req.Timeouts.Merge(a.timeouts)
-	if req.Timeouts.Connect > 0 {
-		ctx = provider.WithConnectTimeout(ctx, req.Timeouts.Connect)
-	}
-	actx, cancel := context.WithCancelCause(ctx)
-	hreq, err := http.NewRequestWithContext(actx, http.MethodPost, c.url, bytes.NewReader(c.body))
+	at := provider.NewAttempt(ctx, a.channel, req.Timeouts, a.timeouts)
+	hreq, err := at.NewRequest(c.url, c.body)
 	if err != nil {
-		cancel(nil)
-		return nil, fmt.Errorf("building upstream request: %w", err)
+		return nil, err
 	}
 	hreq.Header = a.headers.Clone()
 	if c.stream {
@@ -143,28 +127,18 @@ func (a *Adapter) Do(ctx context.Context, req *provider.Request) (*provider.Resp
 	if req.RequestID != "" {
 		hreq.Header.Set("X-Request-Id", req.RequestID)
 	}
-	start := time.Now()
-	var timer *time.Timer
-	if d := to.ResponseHeader; d > 0 {
-		timer = time.AfterFunc(d, func() { cancel(errHeaderTimeout) })
-	}
-	resp, err := a.client.Do(hreq)
-	if timer != nil {
-		timer.Stop()
-	}
+	resp, err := at.Send(ctx, a.client, hreq)
 	if err != nil {
-		perr := a.classify(ctx, actx, err, start, to)
-		cancel(nil)
-		return nil, perr
+		return nil, err
 	}
 	upstreamID := resp.Header.Get("X-Request-Id")
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		defer cancel(nil)
+		defer at.Cancel(nil)
 		return nil, a.statusError(resp)
 	}
 	if c.stream {
-		if !isEventStream(resp.Header.Get("Content-Type")) {
-			defer cancel(nil)
+		if !provider.IsEventStream(resp.Header.Get("Content-Type")) {
+			defer at.Cancel(nil)
 			_ = resp.Body.Close()
 			return nil, &provider.Error{Kind: provider.KindMalformed, Phase: provider.PhaseFirstToken, Channel: a.channel,
 				Message: fmt.Sprintf("asked for a stream but the upstream answered with Content-Type %q", resp.Header.Get("Content-Type"))}
@@ -172,12 +146,12 @@ func (a *Adapter) Do(ctx context.Context, req *provider.Request) (*provider.Resp
 		return &provider.Response{
 			Status:            resp.StatusCode,
 			Header:            resp.Header,
-			Stream:            newStream(a.channel, resp.Body, cancel, to, c.open()),
+			Stream:            newStream(a.channel, resp.Body, at.Cancel, at.Timeouts(), c.open()),
 			UpstreamRequestID: upstreamID,
 		}, nil
 	}
-	defer cancel(nil)
-	body, err := a.readBody(ctx, actx, cancel, resp.Body, to.Idle)
+	defer at.Cancel(nil)
+	body, err := at.ReadBody(ctx, resp.Body)
 	if err != nil {
 		return nil, err
 	}
@@ -221,59 +195,4 @@ func (a *Adapter) translate(req *provider.Request) (*call, error) {
 func (a *Adapter) modelURL(model, method string) string {
 	model = strings.TrimPrefix(model, "models/")
 	return a.base + "/models/" + url.PathEscape(model) + ":" + method
-}
-
-// readBody reads a non-stream body within the idle bound.
-func (a *Adapter) readBody(ctx, actx context.Context, cancel context.CancelCauseFunc, body io.ReadCloser, idle time.Duration) ([]byte, error) {
-	defer body.Close()
-	var timer *time.Timer
-	if idle > 0 {
-		timer = time.AfterFunc(idle, func() { cancel(errIdleTimeout) })
-		defer timer.Stop()
-	}
-	start := time.Now()
-	data, err := io.ReadAll(body)
-	if err == nil {
-		return data, nil
-	}
-	if errors.Is(context.Cause(actx), errIdleTimeout) {
-		return nil, &provider.Error{Kind: provider.KindTimeout, Phase: provider.PhaseBody, Channel: a.channel,
-			Limit: idle, Elapsed: time.Since(start), Err: err}
-	}
-	if ctx.Err() != nil {
-		return nil, canceled(a.channel, provider.PhaseBody, ctx)
-	}
-	return nil, &provider.Error{Kind: provider.KindNetwork, Phase: provider.PhaseBody, Channel: a.channel,
-		Message: "connection failed while reading the answer", Err: err}
-}
-
-// classify turns a failure to get response headers into a provider.Error.
-func (a *Adapter) classify(ctx, actx context.Context, err error, start time.Time, to provider.Timeouts) *provider.Error {
-	if errors.Is(context.Cause(actx), errHeaderTimeout) {
-		return &provider.Error{Kind: provider.KindTimeout, Phase: provider.PhaseResponseHeader, Channel: a.channel,
-			Limit: to.ResponseHeader, Elapsed: time.Since(start)}
-	}
-	if ctx.Err() != nil {
-		return canceled(a.channel, provider.PhaseResponseHeader, ctx)
-	}
-	var ce *provider.ConnectError
-	if errors.As(err, &ce) {
-		kind := provider.KindConnect
-		if ce.Timeout() {
-			kind = provider.KindTimeout
-		}
-		return &provider.Error{Kind: kind, Phase: provider.PhaseConnect, Channel: a.channel,
-			Message: "could not connect to the upstream", Limit: to.Connect, Elapsed: time.Since(start), Err: ce.Err}
-	}
-	return &provider.Error{Kind: provider.KindNetwork, Phase: provider.PhaseResponseHeader, Channel: a.channel,
-		Message: "connection failed before the upstream answered", Err: err}
-}
-
-func canceled(channel string, phase provider.Phase, ctx context.Context) *provider.Error {
-	return &provider.Error{Kind: provider.KindCanceled, Phase: phase, Channel: channel, Err: context.Cause(ctx)}
-}
-
-func isEventStream(ct string) bool {
-	mt, _, _ := strings.Cut(ct, ";")
-	return strings.EqualFold(strings.TrimSpace(mt), "text/event-stream")
 }

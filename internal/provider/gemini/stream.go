@@ -10,7 +10,6 @@ import (
 	"io"
 	"strconv"
 	"sync"
-	"time"
 	"unicode/utf8"
 
 	"github.com/tollgate/tollgate/internal/openai"
@@ -290,26 +289,22 @@ func appendStringBody(b []byte, s string) []byte {
 // stream reads a Gemini event stream and yields OpenAI chunks. It is not
 // safe for concurrent use, except Close.
 type stream struct {
-	channel  string
-	body     io.ReadCloser
-	reader   *sse.Reader
-	tr       *translator
-	cancel   context.CancelCauseFunc
-	timeouts provider.Timeouts
-	timer    *time.Timer
-	waitFrom time.Time
-	limit    time.Duration
-	queue    [][]byte // chunks of the last event not yet returned
-	started  bool
-	done     bool
-	closing  sync.Once
+	channel string
+	body    io.ReadCloser
+	reader  *sse.Reader
+	tr      *translator
+	cancel  context.CancelCauseFunc
+	timer   *provider.PhaseTimer
+	queue   [][]byte // chunks of the last event not yet returned
+	done    bool
+	closing sync.Once
 }
 
 var _ provider.Stream = (*stream)(nil)
 
 func newStream(channel string, body io.ReadCloser, cancel context.CancelCauseFunc, t provider.Timeouts, tr *translator) *stream {
 	return &stream{channel: channel, body: body, reader: sse.NewReader(body, sse.ReaderOptions{}),
-		tr: tr, cancel: cancel, timeouts: t}
+		tr: tr, cancel: cancel, timer: provider.NewPhaseTimer(channel, t, cancel)}
 }
 
 // Next returns the next OpenAI chunk; see provider.Stream. Gemini streams
@@ -322,13 +317,13 @@ func (s *stream) Next(ctx context.Context) (provider.Event, error) {
 	if s.done {
 		return provider.Event{}, io.EOF
 	}
-	s.arm()
+	s.timer.Arm()
 	for {
 		ev, err := s.reader.Next()
 		if err != nil {
-			if errors.Is(err, io.EOF) && s.tr.complete() && !s.timedOut() {
+			if errors.Is(err, io.EOF) && s.tr.complete() && !s.timer.TimedOut() {
 				s.done = true
-				s.disarm()
+				s.timer.Disarm()
 				if u := s.tr.end(); u != nil {
 					return provider.Event{Data: u}, nil
 				}
@@ -341,7 +336,7 @@ func (s *stream) Next(ctx context.Context) (provider.Event, error) {
 		}
 		chunks, err := s.tr.event(ev.Data)
 		if err != nil {
-			s.disarm()
+			s.timer.Disarm()
 			s.done = true
 			return provider.Event{}, s.eventError(err)
 		}
@@ -356,9 +351,10 @@ func (s *stream) Next(ctx context.Context) (provider.Event, error) {
 func (s *stream) pop() provider.Event {
 	b := s.queue[0]
 	s.queue = s.queue[1:]
-	if !s.started {
-		f := openai.ScanChunk(b)
-		s.started = f.Content || f.Finished
+	if !s.timer.Started() {
+		if f := openai.ScanChunk(b); f.Content || f.Finished {
+			s.timer.SetStarted()
+		}
 	}
 	return provider.Event{Data: b}
 }
@@ -367,7 +363,7 @@ func (s *stream) pop() provider.Event {
 func (s *stream) eventError(err error) error {
 	var be *blockedError
 	if errors.As(err, &be) {
-		return be.providerError(s.channel, s.phase())
+		return be.providerError(s.channel, s.timer.Phase())
 	}
 	var ue *upstreamError
 	if errors.As(err, &ue) {
@@ -375,72 +371,16 @@ func (s *stream) eventError(err error) error {
 		if rpc, ok := parseRPCError(ue.body); ok {
 			msg = cmp.Or(rpc.Status+": "+rpc.Message, msg)
 		}
-		return &provider.Error{Kind: provider.KindStreamError, Phase: s.phase(), Channel: s.channel, Message: msg}
+		return &provider.Error{Kind: provider.KindStreamError, Phase: s.timer.Phase(), Channel: s.channel, Message: msg}
 	}
-	return &provider.Error{Kind: provider.KindMalformed, Phase: s.phase(), Channel: s.channel,
+	return &provider.Error{Kind: provider.KindMalformed, Phase: s.timer.Phase(), Channel: s.channel,
 		Message: "the upstream sent a stream event that is not a valid Gemini response", Err: err}
-}
-
-// arm starts the bound for the wait that is about to begin: the
-// first-token bound from the stream's opening until the first content,
-// then the idle bound for each wait.
-func (s *stream) arm() {
-	if !s.started && s.timer != nil {
-		return
-	}
-	s.limit = s.timeouts.Idle
-	if !s.started && s.timeouts.FirstToken > 0 {
-		s.limit = s.timeouts.FirstToken
-	}
-	s.waitFrom = time.Now()
-	if s.limit <= 0 {
-		return
-	}
-	if s.timer == nil {
-		s.timer = time.AfterFunc(s.limit, func() { s.cancel(errIdleTimeout) })
-		return
-	}
-	s.timer.Reset(s.limit)
-}
-
-func (s *stream) disarm() {
-	if s.timer != nil {
-		s.timer.Stop()
-	}
-}
-
-// timedOut reports whether the current wait's bound fired.
-func (s *stream) timedOut() bool {
-	return s.timer != nil && !s.timer.Stop() && s.limit > 0 && time.Since(s.waitFrom) >= s.limit
-}
-
-func (s *stream) phase() provider.Phase {
-	if s.started {
-		return provider.PhaseIdle
-	}
-	return provider.PhaseFirstToken
 }
 
 // fail classifies a read error.
 func (s *stream) fail(ctx context.Context, err error) error {
 	s.done = true
-	if s.timedOut() {
-		return &provider.Error{Kind: provider.KindTimeout, Phase: s.phase(), Channel: s.channel,
-			Limit: s.limit, Elapsed: time.Since(s.waitFrom), Err: err}
-	}
-	if ctx.Err() != nil {
-		return &provider.Error{Kind: provider.KindCanceled, Phase: s.phase(), Channel: s.channel, Err: context.Cause(ctx)}
-	}
-	if errors.Is(err, io.EOF) {
-		return &provider.Error{Kind: provider.KindTruncated, Phase: s.phase(), Channel: s.channel,
-			Message: "the upstream closed the stream before its finishReason"}
-	}
-	if errors.Is(err, sse.ErrEventTooLarge) {
-		return &provider.Error{Kind: provider.KindMalformed, Phase: s.phase(), Channel: s.channel,
-			Message: "the upstream sent an event larger than the limit", Err: err}
-	}
-	return &provider.Error{Kind: provider.KindNetwork, Phase: s.phase(), Channel: s.channel,
-		Message: "the connection broke in the middle of the stream", Err: err}
+	return s.timer.Fail(ctx, err, "the upstream closed the stream before its finishReason")
 }
 
 // Pending reports whether the next event has already been received.
@@ -449,7 +389,7 @@ func (s *stream) Pending() bool { return len(s.queue) > 0 || s.reader.Pending() 
 // Close releases the connection; safe to call more than once.
 func (s *stream) Close() error {
 	s.closing.Do(func() {
-		s.disarm()
+		s.timer.Disarm()
 		s.cancel(nil)
 		_ = s.body.Close()
 	})

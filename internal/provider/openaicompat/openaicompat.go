@@ -5,15 +5,11 @@
 package openaicompat
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/tollgate/tollgate/internal/provider"
 	"github.com/tollgate/tollgate/internal/redact"
@@ -112,24 +108,16 @@ func New(opts Options) (*Adapter, error) {
 	return a, nil
 }
 
-// errHeaderTimeout is the cancel cause when the response-header phase runs out.
-var errHeaderTimeout = errors.New("response header timeout")
-
 // Do sends one attempt. See provider.Adapter.
 func (a *Adapter) Do(ctx context.Context, req *provider.Request) (*provider.Response, error) {
-	to := req.Timeouts.Merge(a.timeouts)
-	if req.Timeouts.Connect > 0 {
-		ctx = provider.WithConnectTimeout(ctx, req.Timeouts.Connect)
-	}
 	target, err := a.url(req)
 	if err != nil {
 		return nil, err
 	}
-	actx, cancel := context.WithCancelCause(ctx)
-	hreq, err := http.NewRequestWithContext(actx, http.MethodPost, target, bytes.NewReader(req.Body))
+	at := provider.NewAttempt(ctx, a.channel, req.Timeouts, a.timeouts)
+	hreq, err := at.NewRequest(target, req.Body)
 	if err != nil {
-		cancel(nil)
-		return nil, fmt.Errorf("building upstream request: %w", err)
+		return nil, err
 	}
 	hreq.Header = a.headers.Clone()
 	switch {
@@ -146,35 +134,25 @@ func (a *Adapter) Do(ctx context.Context, req *provider.Request) (*provider.Resp
 	if req.RequestID != "" {
 		hreq.Header.Set("X-Request-Id", req.RequestID)
 	}
-	start := time.Now()
-	var timer *time.Timer
-	if d := to.ResponseHeader; d > 0 {
-		timer = time.AfterFunc(d, func() { cancel(errHeaderTimeout) })
-	}
-	resp, err := a.client.Do(hreq)
-	if timer != nil {
-		timer.Stop()
-	}
+	resp, err := at.Send(ctx, a.client, hreq)
 	if err != nil {
-		perr := a.classify(ctx, actx, err, start, to)
-		cancel(nil)
-		return nil, perr
+		return nil, err
 	}
 	upstreamID := resp.Header.Get("X-Request-Id")
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		defer cancel(nil)
+		defer at.Cancel(nil)
 		return nil, a.statusError(resp)
 	}
-	if req.Stream && isEventStream(resp.Header.Get("Content-Type")) {
+	if req.Stream && provider.IsEventStream(resp.Header.Get("Content-Type")) {
 		return &provider.Response{
 			Status:            resp.StatusCode,
 			Header:            resp.Header,
-			Stream:            newStream(a.channel, resp.Body, cancel, to, req.Endpoint == provider.EndpointResponses),
+			Stream:            newStream(a.channel, resp.Body, at.Cancel, at.Timeouts(), req.Endpoint == provider.EndpointResponses),
 			UpstreamRequestID: upstreamID,
 		}, nil
 	}
-	defer cancel(nil)
-	body, err := a.readBody(ctx, actx, cancel, resp.Body, to.Idle)
+	defer at.Cancel(nil)
+	body, err := at.ReadBody(ctx, resp.Body)
 	if err != nil {
 		return nil, err
 	}
@@ -183,58 +161,4 @@ func (a *Adapter) Do(ctx context.Context, req *provider.Request) (*provider.Resp
 			Message: fmt.Sprintf("asked for a stream but the upstream answered with Content-Type %q", resp.Header.Get("Content-Type"))}
 	}
 	return &provider.Response{Status: resp.StatusCode, Header: resp.Header, Body: body, UpstreamRequestID: upstreamID}, nil
-}
-
-// readBody reads a non-stream body within the idle bound.
-func (a *Adapter) readBody(ctx, actx context.Context, cancel context.CancelCauseFunc, body io.ReadCloser, idle time.Duration) ([]byte, error) {
-	defer body.Close()
-	var timer *time.Timer
-	if d := idle; d > 0 {
-		timer = time.AfterFunc(d, func() { cancel(errIdleTimeout) })
-		defer timer.Stop()
-	}
-	start := time.Now()
-	data, err := io.ReadAll(body)
-	if err == nil {
-		return data, nil
-	}
-	if errors.Is(context.Cause(actx), errIdleTimeout) {
-		return nil, &provider.Error{Kind: provider.KindTimeout, Phase: provider.PhaseBody, Channel: a.channel,
-			Limit: idle, Elapsed: time.Since(start), Err: err}
-	}
-	if ctx.Err() != nil {
-		return nil, canceled(a.channel, provider.PhaseBody, ctx)
-	}
-	return nil, &provider.Error{Kind: provider.KindNetwork, Phase: provider.PhaseBody, Channel: a.channel,
-		Message: "connection failed while reading the answer", Err: err}
-}
-
-func (a *Adapter) classify(ctx, actx context.Context, err error, start time.Time, to provider.Timeouts) *provider.Error {
-	if errors.Is(context.Cause(actx), errHeaderTimeout) {
-		return &provider.Error{Kind: provider.KindTimeout, Phase: provider.PhaseResponseHeader, Channel: a.channel,
-			Limit: to.ResponseHeader, Elapsed: time.Since(start)}
-	}
-	if ctx.Err() != nil {
-		return canceled(a.channel, provider.PhaseResponseHeader, ctx)
-	}
-	var ce *provider.ConnectError
-	if errors.As(err, &ce) {
-		kind := provider.KindConnect
-		if ce.Timeout() {
-			kind = provider.KindTimeout
-		}
-		return &provider.Error{Kind: kind, Phase: provider.PhaseConnect, Channel: a.channel,
-			Message: "could not connect to the upstream", Limit: to.Connect, Elapsed: time.Since(start), Err: ce.Err}
-	}
-	return &provider.Error{Kind: provider.KindNetwork, Phase: provider.PhaseResponseHeader, Channel: a.channel,
-		Message: "connection failed before the upstream answered", Err: err}
-}
-
-func canceled(channel string, phase provider.Phase, ctx context.Context) *provider.Error {
-	return &provider.Error{Kind: provider.KindCanceled, Phase: phase, Channel: channel, Err: context.Cause(ctx)}
-}
-
-func isEventStream(ct string) bool {
-	mt, _, _ := strings.Cut(ct, ";")
-	return strings.EqualFold(strings.TrimSpace(mt), "text/event-stream")
 }

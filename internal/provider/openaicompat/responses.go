@@ -37,7 +37,7 @@ func (a *Adapter) DoResponses(ctx context.Context, req *provider.Request) (*prov
 // io.EOF; "error" and response.failed become a KindStreamError.
 func (s *stream) nextResponses(ctx context.Context) (provider.Event, error) {
 	for {
-		s.arm()
+		s.timer.Arm()
 		ev, err := s.reader.Next()
 		if err != nil {
 			return provider.Event{}, s.fail(ctx, err)
@@ -53,14 +53,15 @@ func (s *stream) nextResponses(ctx context.Context) (provider.Event, error) {
 		}
 		switch kind {
 		case "error", "response.failed":
-			s.disarm()
-			return provider.Event{}, &provider.Error{Kind: provider.KindStreamError, Phase: s.phase(), Channel: s.channel,
+			s.timer.Disarm()
+			return provider.Event{}, &provider.Error{Kind: provider.KindStreamError, Phase: s.timer.Phase(), Channel: s.channel,
 				Message: responsesErrorMessage(obj, parsed)}
 		case "response.completed", "response.incomplete":
-			s.done, s.started = true, true
-			s.disarm()
+			s.done = true
+			s.timer.SetStarted()
+			s.timer.Disarm()
 		case "response.output_text.delta", "response.function_call_arguments.delta", "response.refusal.delta":
-			s.started = true
+			s.timer.SetStarted()
 		}
 		return provider.Event{Name: ev.Name, Data: ev.Data}, nil
 	}

@@ -2,32 +2,23 @@ package openaicompat
 
 import (
 	"context"
-	"errors"
 	"io"
 	"sync"
-	"time"
 
 	"github.com/tollgate/tollgate/internal/openai"
 	"github.com/tollgate/tollgate/internal/provider"
 	"github.com/tollgate/tollgate/internal/sse"
 )
 
-// errIdleTimeout is the cancel cause when a stream or body goes silent.
-var errIdleTimeout = errors.New("idle timeout")
-
 // stream reads an OpenAI-format event stream. It is not safe for
 // concurrent use, except Close.
 type stream struct {
-	channel  string
-	body     io.ReadCloser
-	reader   *sse.Reader
-	cancel   context.CancelCauseFunc
-	timeouts provider.Timeouts
-	timer    *time.Timer
-	waitFrom time.Time
-	limit    time.Duration
-	started  bool
-	done     bool
+	channel string
+	body    io.ReadCloser
+	reader  *sse.Reader
+	cancel  context.CancelCauseFunc
+	timer   *provider.PhaseTimer
+	done    bool
 	// responses: the stream is a Responses API stream, passed on as it is
 	// (see responses.go).
 	responses bool
@@ -43,7 +34,7 @@ func newStream(channel string, body io.ReadCloser, cancel context.CancelCauseFun
 		body:      body,
 		reader:    sse.NewReader(body, sse.ReaderOptions{}),
 		cancel:    cancel,
-		timeouts:  t,
+		timer:     provider.NewPhaseTimer(channel, t, cancel),
 	}
 }
 
@@ -55,7 +46,7 @@ func (s *stream) Next(ctx context.Context) (provider.Event, error) {
 	if s.responses {
 		return s.nextResponses(ctx)
 	}
-	s.arm()
+	s.timer.Arm()
 	for {
 		ev, err := s.reader.Next()
 		if err != nil {
@@ -66,81 +57,32 @@ func (s *stream) Next(ctx context.Context) (provider.Event, error) {
 		}
 		if sse.IsDone(ev.Data) {
 			s.done = true
-			s.disarm()
+			s.timer.Disarm()
 			return provider.Event{}, io.EOF
 		}
 		if ev.Name == "error" {
-			s.disarm()
-			return provider.Event{}, &provider.Error{Kind: provider.KindStreamError, Phase: s.phase(), Channel: s.channel,
+			s.timer.Disarm()
+			return provider.Event{}, &provider.Error{Kind: provider.KindStreamError, Phase: s.timer.Phase(), Channel: s.channel,
 				Message: streamErrorMessage(ev.Data)}
 		}
-		if !s.started {
+		if !s.timer.Started() {
 			// The first-token phase ends with the first content, not with
 			// role-only or empty chunks that some upstreams send at once.
-			f := openai.ScanChunk(ev.Data)
-			s.started = f.Content || f.Finished
+			if f := openai.ScanChunk(ev.Data); f.Content || f.Finished {
+				s.timer.SetStarted()
+			}
 		}
 		return provider.Event{Data: ev.Data}, nil
 	}
 }
 
-// arm starts the bound for the wait that is about to begin.
-// Before the first content the bound runs from the stream's opening and
-// is not restarted by empty chunks; after it, each wait gets the idle bound.
-func (s *stream) arm() {
-	if !s.started && s.timer != nil {
-		return
-	}
-	s.limit = s.timeouts.Idle
-	if !s.started && s.timeouts.FirstToken > 0 {
-		s.limit = s.timeouts.FirstToken
-	}
-	s.waitFrom = time.Now()
-	if s.limit <= 0 {
-		return
-	}
-	if s.timer == nil {
-		s.timer = time.AfterFunc(s.limit, func() { s.cancel(errIdleTimeout) })
-		return
-	}
-	s.timer.Reset(s.limit)
-}
-
-func (s *stream) disarm() {
-	if s.timer != nil {
-		s.timer.Stop()
-	}
-}
-
-func (s *stream) phase() provider.Phase {
-	if s.started {
-		return provider.PhaseIdle
-	}
-	return provider.PhaseFirstToken
-}
-
 // fail classifies a read error.
 func (s *stream) fail(ctx context.Context, err error) error {
-	if s.timer != nil && !s.timer.Stop() && s.limit > 0 && time.Since(s.waitFrom) >= s.limit {
-		return &provider.Error{Kind: provider.KindTimeout, Phase: s.phase(), Channel: s.channel,
-			Limit: s.limit, Elapsed: time.Since(s.waitFrom), Err: err}
+	msg := "the upstream closed the stream without the [DONE] end marker"
+	if s.responses {
+		msg = "the upstream closed the stream without a response.completed or response.incomplete event"
 	}
-	if ctx.Err() != nil {
-		return &provider.Error{Kind: provider.KindCanceled, Phase: s.phase(), Channel: s.channel, Err: context.Cause(ctx)}
-	}
-	if errors.Is(err, io.EOF) {
-		msg := "the upstream closed the stream without the [DONE] end marker"
-		if s.responses {
-			msg = "the upstream closed the stream without a response.completed or response.incomplete event"
-		}
-		return &provider.Error{Kind: provider.KindTruncated, Phase: s.phase(), Channel: s.channel, Message: msg}
-	}
-	if errors.Is(err, sse.ErrEventTooLarge) {
-		return &provider.Error{Kind: provider.KindMalformed, Phase: s.phase(), Channel: s.channel,
-			Message: "the upstream sent an event larger than the limit", Err: err}
-	}
-	return &provider.Error{Kind: provider.KindNetwork, Phase: s.phase(), Channel: s.channel,
-		Message: "the connection broke in the middle of the stream", Err: err}
+	return s.timer.Fail(ctx, err, msg)
 }
 
 // Pending reports whether the next event has already been received.
@@ -149,7 +91,7 @@ func (s *stream) Pending() bool { return s.reader.Pending() }
 // Close releases the connection; safe to call more than once.
 func (s *stream) Close() error {
 	s.closing.Do(func() {
-		s.disarm()
+		s.timer.Disarm()
 		s.cancel(nil)
 		_ = s.body.Close()
 	})
