@@ -181,10 +181,13 @@ func (sr *streamRelay) forward(ctx context.Context, a router.Attempt, st provide
 				continue
 			}
 		}
-		f := openai.ScanChunk(data)
-		if !sr.content && !f.Content && !f.Finished {
-			sr.held = append(sr.held, append([]byte(nil), data...))
-			continue
+		if !sr.content {
+			// Before the first content, chunks wait, so an attempt that
+			// fails now is retried without the client seeing any of it.
+			if f := openai.ScanChunk(data); !f.Content && !f.Finished {
+				sr.held = append(sr.held, append([]byte(nil), data...))
+				continue
+			}
 		}
 		if err := sr.send(a, data); err != nil {
 			return err
@@ -209,9 +212,11 @@ func (sr *streamRelay) filter(a router.Attempt, data []byte) ([]byte, bool, erro
 	if served, ok, _ := obj.String("model"); ok && sr.rec.row.ModelServed == "" {
 		sr.rec.row.ModelServed = clip(served, 200)
 	}
-	if !sr.finished && openai.ScanChunk(data).Finished {
-		sr.finished = true
-		sr.rec.row.FinishReason = openai.FinishReason(data)
+	if !sr.finished {
+		if reason := openai.FinishReason(data); reason != "" {
+			sr.finished = true
+			sr.rec.row.FinishReason = reason
+		}
 	}
 	hadUsage := captureUsage(sr.rec, *obj)
 	if hadUsage && sr.cont != nil {
