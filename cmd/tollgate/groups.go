@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/tollgate/tollgate/internal/money"
@@ -84,60 +83,53 @@ func groupsPut(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	mult := fs.String("price-multiplier", "", "price `factor` for the group's keys, e.g. 0.8 for 20% off (default 1)")
 	lf := addLimitFlags(fs)
 	asJSON := fs.Bool("json", false, "print JSON")
-	pos, err := parseArgs(fs, args)
+	name, err := oneName(fs, args, "groups put takes exactly one group name")
 	if err != nil {
 		return err
-	}
-	if len(pos) != 1 || strings.TrimSpace(pos[0]) == "" {
-		return fmt.Errorf("%w: groups put takes exactly one group name", errUsage)
 	}
 	set := setFlags(fs)
-	st, err := open(ctx)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	name := strings.TrimSpace(pos[0])
-	g, err := st.GetGroup(ctx, name)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		g = store.Group{Name: name}
-	case err != nil:
-		return fmt.Errorf("looking up group %s: %w", name, err)
-	}
-	if set["models"] {
-		g.Models = splitList(*models)
-		for _, p := range g.Models {
-			if !validPattern(p) {
-				return fmt.Errorf("%w: --models: %q is not a valid pattern", errUsage, p)
+	return open.with(ctx, func(st store.Store) error {
+		g, err := st.GetGroup(ctx, name)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			g = store.Group{Name: name}
+		case err != nil:
+			return fmt.Errorf("looking up group %s: %w", name, err)
+		}
+		if set["models"] {
+			g.Models = splitList(*models)
+			for _, p := range g.Models {
+				if !validPattern(p) {
+					return fmt.Errorf("%w: --models: %q is not a valid pattern", errUsage, p)
+				}
 			}
 		}
-	}
-	if set["price-multiplier"] {
-		m, err := parseAmount("price-multiplier", *mult)
-		if err != nil {
+		if set["price-multiplier"] {
+			m, err := parseAmount("price-multiplier", *mult)
+			if err != nil {
+				return err
+			}
+			if m <= 0 {
+				return fmt.Errorf("%w: --price-multiplier must be greater than 0, got %s", errUsage, *mult)
+			}
+			g.PriceMultiplierPPM = int64(m)
+		}
+		if err := lf.apply(&g.Limits); err != nil {
 			return err
 		}
-		if m <= 0 {
-			return fmt.Errorf("%w: --price-multiplier must be greater than 0, got %s", errUsage, *mult)
+		g.UpdatedAt = time.Time{}
+		stored, err := st.PutGroup(ctx, g)
+		if err != nil {
+			return fmt.Errorf("saving group %s: %w", name, err)
 		}
-		g.PriceMultiplierPPM = int64(m)
-	}
-	if err := lf.apply(&g.Limits); err != nil {
-		return err
-	}
-	g.UpdatedAt = time.Time{}
-	stored, err := st.PutGroup(ctx, g)
-	if err != nil {
-		return fmt.Errorf("saving group %s: %w", name, err)
-	}
-	v := groupViewOf(stored)
-	if *asJSON {
-		return printJSON(stdout, v)
-	}
-	fmt.Fprintf(stdout, "Saved group %s: models %s, limits %s, price multiplier %s. Running servers apply it within a second.\n",
-		v.Name, groupModelsText(v.Models), v.Limits, v.PriceMultiplier)
-	return nil
+		v := groupViewOf(stored)
+		if *asJSON {
+			return printJSON(stdout, v)
+		}
+		fmt.Fprintf(stdout, "Saved group %s: models %s, limits %s, price multiplier %s. Running servers apply it within a second.\n",
+			v.Name, groupModelsText(v.Models), v.Limits, v.PriceMultiplier)
+		return nil
+	})
 }
 
 func groupsList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -147,66 +139,49 @@ func groupsList(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	st, err := open(ctx)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	groups, err := st.ListGroups(ctx)
-	if err != nil {
-		return fmt.Errorf("listing groups: %w", err)
-	}
-	views := make([]groupView, len(groups))
-	for i, g := range groups {
-		views[i] = groupViewOf(g)
-	}
-	if *asJSON {
-		return printJSON(stdout, views)
-	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tMODELS\tPRICE x\tLIMITS")
-	for _, v := range views {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", v.Name, groupModelsText(v.Models), v.PriceMultiplier, v.Limits)
-	}
-	return tw.Flush()
+	return open.with(ctx, func(st store.Store) error {
+		groups, err := st.ListGroups(ctx)
+		if err != nil {
+			return fmt.Errorf("listing groups: %w", err)
+		}
+		views := make([]groupView, len(groups))
+		rows := make([][]string, len(groups))
+		for i, g := range groups {
+			v := groupViewOf(g)
+			views[i] = v
+			rows[i] = []string{v.Name, groupModelsText(v.Models), v.PriceMultiplier, v.Limits.String()}
+		}
+		if *asJSON {
+			return printJSON(stdout, views)
+		}
+		return printTable(stdout, []string{"NAME", "MODELS", "PRICE x", "LIMITS"}, rows)
+	})
 }
 
 func groupsShow(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("groups show", "groups show NAME [--json]", stderr)
 	open := dbFlags(fs)
 	asJSON := fs.Bool("json", false, "print JSON")
-	pos, err := parseArgs(fs, args)
+	name, err := oneArg(fs, args, "groups show takes exactly one group name")
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		return fmt.Errorf("%w: groups show takes exactly one group name", errUsage)
-	}
-	st, err := open(ctx)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	g, err := st.GetGroup(ctx, pos[0])
-	if errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("no group named %q (see `tollgate groups list`)", pos[0])
-	}
-	if err != nil {
-		return fmt.Errorf("looking up group %s: %w", pos[0], err)
-	}
-	v := groupViewOf(g)
-	if *asJSON {
-		return printJSON(stdout, v)
-	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	for _, row := range [][2]string{
-		{"Name", v.Name}, {"Models", groupModelsText(v.Models)}, {"Limits", v.Limits.String()},
-		{"Price multiplier", v.PriceMultiplier},
-		{"Created", v.CreatedAt.Format(time.RFC3339)}, {"Updated", v.UpdatedAt.Format(time.RFC3339)},
-	} {
-		fmt.Fprintf(tw, "%s:\t%s\n", row[0], row[1])
-	}
-	return tw.Flush()
+	return open.with(ctx, func(st store.Store) error {
+		g, err := st.GetGroup(ctx, name)
+		if err != nil {
+			return storeErr(err, "looking up group "+name, store.ErrNotFound,
+				fmt.Sprintf("no group named %q (see `tollgate groups list`)", name))
+		}
+		v := groupViewOf(g)
+		if *asJSON {
+			return printJSON(stdout, v)
+		}
+		return printFields(stdout, [][2]string{
+			{"Name", v.Name}, {"Models", groupModelsText(v.Models)}, {"Limits", v.Limits.String()},
+			{"Price multiplier", v.PriceMultiplier},
+			{"Created", v.CreatedAt.Format(time.RFC3339)}, {"Updated", v.UpdatedAt.Format(time.RFC3339)},
+		})
+	})
 }
 
 func groupModelsText(models []string) string {

@@ -3,15 +3,11 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 	"time"
 
-	"github.com/tollgate/tollgate/internal/app"
 	"github.com/tollgate/tollgate/internal/auth"
 	"github.com/tollgate/tollgate/internal/store"
 )
@@ -70,22 +66,6 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	return fmt.Errorf("%w: unknown keys subcommand %q", errUsage, args[0])
 }
 
-// dbFlags registers --config and --db, returning an opener for the store.
-func dbFlags(fs *flag.FlagSet) func(ctx context.Context) (store.Store, error) {
-	cfgPath := configFlag(fs)
-	db := fs.String("db", "", "SQLite database `path` (overrides database.path)")
-	return func(ctx context.Context) (store.Store, error) {
-		cfg, err := loadConfig(*cfgPath)
-		if err != nil {
-			return nil, err
-		}
-		if *db != "" {
-			cfg.Database.Driver, cfg.Database.Path = "sqlite", *db
-		}
-		return app.OpenStore(ctx, cfg.Database)
-	}
-}
-
 func keysCreate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("keys create", "keys create --name NAME [key flags] [--admin] [--json]", stderr)
 	open := dbFlags(fs)
@@ -101,33 +81,27 @@ func keysCreate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if strings.TrimSpace(*kf.name) == "" {
 		return fmt.Errorf("%w: --name is required", errUsage)
 	}
-	st, err := open(ctx)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	now := time.Now()
-	var k store.Key
-	if err := kf.apply(ctx, st, &k, now); err != nil {
-		return err
-	}
-	secret, err := auth.NewSecret()
-	if err != nil {
-		return err
-	}
-	if k.ID, err = auth.NewKeyID(); err != nil {
-		return err
-	}
-	k.Hash, k.Last4 = auth.Hash(secret), auth.Last4(secret)
-	created, err := st.CreateKey(ctx, k)
-	if errors.Is(err, store.ErrConflict) {
-		return fmt.Errorf("a key named %q already exists; pick another --name", k.Name)
-	}
-	if err != nil {
-		return fmt.Errorf("creating the key: %w", err)
-	}
-	return printSecret(stdout, viewOf(created, now), secret, *asJSON,
-		"Created key %s (%s). This is the only time the secret is shown; store it now:\n")
+	return open.with(ctx, func(st store.Store) error {
+		now := time.Now()
+		var k store.Key
+		if err := kf.apply(ctx, st, &k, now); err != nil {
+			return err
+		}
+		secret, err := auth.NewSecret()
+		if err != nil {
+			return err
+		}
+		if k.ID, err = auth.NewKeyID(); err != nil {
+			return err
+		}
+		k.Hash, k.Last4 = auth.Hash(secret), auth.Last4(secret)
+		created, err := st.CreateKey(ctx, k)
+		if err != nil {
+			return keyNameErr(err, "creating the key", k.Name)
+		}
+		return printSecret(stdout, viewOf(created, now), secret, *asJSON,
+			"Created key %s (%s). This is the only time the secret is shown; store it now:\n")
+	})
 }
 
 // printSecret prints a key with its new secret, the secret alone on the
@@ -154,70 +128,56 @@ func keysList(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	st, err := open(ctx)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	keys, err := st.ListKeys(ctx)
-	if err != nil {
-		return fmt.Errorf("listing keys: %w", err)
-	}
-	now := time.Now()
-	views := make([]keyView, len(keys))
-	for i, k := range keys {
-		views[i] = viewOf(k, now)
-	}
-	if *asJSON {
-		return printJSON(stdout, views)
-	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tNAME\tKEY\tSTATUS\tOWNER\tGROUP\tENV\tMODELS\tADMIN\tEXPIRES\tCREATED")
-	for _, v := range views {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%t\t%s\t%s\n", v.ID, v.Name, v.Key, v.Status,
-			orDash(v.Owner), orDash(v.Group), orDash(v.Env), modelsText(v), v.Admin, expiresText(v), v.CreatedAt.Format(time.RFC3339))
-	}
-	return tw.Flush()
+	return open.with(ctx, func(st store.Store) error {
+		keys, err := st.ListKeys(ctx)
+		if err != nil {
+			return fmt.Errorf("listing keys: %w", err)
+		}
+		now := time.Now()
+		views := make([]keyView, len(keys))
+		rows := make([][]string, len(keys))
+		for i, k := range keys {
+			v := viewOf(k, now)
+			views[i] = v
+			rows[i] = []string{v.ID, v.Name, v.Key, v.Status, orDash(v.Owner), orDash(v.Group), orDash(v.Env),
+				modelsText(v), fmt.Sprint(v.Admin), expiresText(v), v.CreatedAt.Format(time.RFC3339)}
+		}
+		if *asJSON {
+			return printJSON(stdout, views)
+		}
+		return printTable(stdout, []string{"ID", "NAME", "KEY", "STATUS", "OWNER", "GROUP", "ENV", "MODELS", "ADMIN", "EXPIRES", "CREATED"}, rows)
+	})
 }
 
 func keysShow(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("keys show", "keys show ID_OR_NAME [--json]", stderr)
 	open := dbFlags(fs)
 	asJSON := fs.Bool("json", false, "print JSON")
-	pos, err := parseArgs(fs, args)
+	ref, err := oneArg(fs, args, "keys show takes exactly one key id or name")
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		return fmt.Errorf("%w: keys show takes exactly one key id or name", errUsage)
-	}
-	st, err := open(ctx)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	k, err := getKey(ctx, st, pos[0])
-	if err != nil {
-		return err
-	}
-	v := viewOf(k, time.Now())
-	if *asJSON {
-		return printJSON(stdout, v)
-	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	for _, row := range [][2]string{
-		{"ID", v.ID}, {"Name", v.Name}, {"Key", v.Key}, {"Status", v.Status},
-		{"Owner", orDash(v.Owner)}, {"Group", orDash(v.Group)}, {"Env", orDash(v.Env)},
-		{"Models", modelsText(v)}, {"Admin", fmt.Sprint(v.Admin)}, {"IP allow", orDash(strings.Join(v.IPAllow, ","))},
-		{"Limits", v.Limits.String()}, {"Log bodies", fmt.Sprint(v.LogBodies)}, {"Expires", expiresText(v)},
-		{"Created", v.CreatedAt.Format(time.RFC3339)}, {"Updated", v.UpdatedAt.Format(time.RFC3339)},
-	} {
-		fmt.Fprintf(tw, "%s:\t%s\n", row[0], row[1])
-	}
-	if v.RevokedAt != nil {
-		fmt.Fprintf(tw, "Revoked:\t%s\n", v.RevokedAt.Format(time.RFC3339))
-	}
-	return tw.Flush()
+	return open.with(ctx, func(st store.Store) error {
+		k, err := getKey(ctx, st, ref)
+		if err != nil {
+			return err
+		}
+		v := viewOf(k, time.Now())
+		if *asJSON {
+			return printJSON(stdout, v)
+		}
+		fields := [][2]string{
+			{"ID", v.ID}, {"Name", v.Name}, {"Key", v.Key}, {"Status", v.Status},
+			{"Owner", orDash(v.Owner)}, {"Group", orDash(v.Group)}, {"Env", orDash(v.Env)},
+			{"Models", modelsText(v)}, {"Admin", fmt.Sprint(v.Admin)}, {"IP allow", orDash(strings.Join(v.IPAllow, ","))},
+			{"Limits", v.Limits.String()}, {"Log bodies", fmt.Sprint(v.LogBodies)}, {"Expires", expiresText(v)},
+			{"Created", v.CreatedAt.Format(time.RFC3339)}, {"Updated", v.UpdatedAt.Format(time.RFC3339)},
+		}
+		if v.RevokedAt != nil {
+			fields = append(fields, [2]string{"Revoked", v.RevokedAt.Format(time.RFC3339)})
+		}
+		return printFields(stdout, fields)
+	})
 }
 
 func keysUpdate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -225,74 +185,59 @@ func keysUpdate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	open := dbFlags(fs)
 	kf := addKeyFlags(fs)
 	asJSON := fs.Bool("json", false, "print JSON")
-	pos, err := parseArgs(fs, args)
+	ref, err := oneArg(fs, args, "keys update takes exactly one key id or name")
 	if err != nil {
 		return err
-	}
-	if len(pos) != 1 {
-		return fmt.Errorf("%w: keys update takes exactly one key id or name", errUsage)
 	}
 	if !changesSomething(fs, "config", "c", "db", "json") {
 		return fmt.Errorf("%w: keys update needs at least one flag saying what to change (see --help)", errUsage)
 	}
-	st, err := open(ctx)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	k, err := getKey(ctx, st, pos[0])
-	if err != nil {
-		return err
-	}
-	now := time.Now()
-	if err := kf.apply(ctx, st, &k, now); err != nil {
-		return err
-	}
-	k.UpdatedAt = time.Time{}
-	updated, err := st.UpdateKey(ctx, k)
-	if errors.Is(err, store.ErrConflict) {
-		return fmt.Errorf("a key named %q already exists; pick another --name", k.Name)
-	}
-	if err != nil {
-		return fmt.Errorf("updating the key: %w", err)
-	}
-	v := viewOf(updated, now)
-	if *asJSON {
-		return printJSON(stdout, v)
-	}
-	fmt.Fprintf(stdout, "Updated key %s (%s, %s). Running servers apply the change within a second.\n", v.Name, v.ID, v.Key)
-	return nil
+	return open.with(ctx, func(st store.Store) error {
+		k, err := getKey(ctx, st, ref)
+		if err != nil {
+			return err
+		}
+		now := time.Now()
+		if err := kf.apply(ctx, st, &k, now); err != nil {
+			return err
+		}
+		k.UpdatedAt = time.Time{}
+		updated, err := st.UpdateKey(ctx, k)
+		if err != nil {
+			return keyNameErr(err, "updating the key", k.Name)
+		}
+		v := viewOf(updated, now)
+		if *asJSON {
+			return printJSON(stdout, v)
+		}
+		fmt.Fprintf(stdout, "Updated key %s (%s, %s). Running servers apply the change within a second.\n", v.Name, v.ID, v.Key)
+		return nil
+	})
 }
 
 func keysRotate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("keys rotate", "keys rotate ID_OR_NAME [--json]", stderr)
 	open := dbFlags(fs)
 	asJSON := fs.Bool("json", false, "print JSON (the secret is in the \"secret\" field and alone on the last line)")
-	pos, err := parseArgs(fs, args)
+	ref, err := oneArg(fs, args, "keys rotate takes exactly one key id or name")
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		return fmt.Errorf("%w: keys rotate takes exactly one key id or name", errUsage)
-	}
-	st, err := open(ctx)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	k, err := getKey(ctx, st, pos[0])
-	if err != nil {
-		return err
-	}
-	if !k.RevokedAt.IsZero() {
-		return fmt.Errorf("key %s (%s) is revoked; create a new key instead of rotating it", k.Name, k.ID)
-	}
-	rotated, secret, err := rotateKey(ctx, st, k)
-	if err != nil {
-		return err
-	}
-	return printSecret(stdout, viewOf(rotated, time.Now()), secret, *asJSON,
-		"Rotated key %s (%s). The old secret stops working on running servers within a second. The new secret is shown only now:\n")
+	return open.with(ctx, func(st store.Store) error {
+		k, err := getKey(ctx, st, ref)
+		if err != nil {
+			return err
+		}
+		if !k.RevokedAt.IsZero() {
+			return fmt.Errorf("key %s (%s) is revoked; create a new key instead of rotating it", k.Name, k.ID)
+		}
+		rotated, secret, err := rotateKey(ctx, st, k)
+		if err != nil {
+			return err
+		}
+		return printSecret(stdout, viewOf(rotated, time.Now()), secret, *asJSON,
+			"Rotated key %s (%s). The old secret stops working on running servers within a second. The new secret is shown only now:\n")
+	})
 }
 
 // rotateKey gives k a new secret and returns the stored key and the secret.
@@ -312,46 +257,37 @@ func rotateKey(ctx context.Context, st store.Keys, k store.Key) (store.Key, stri
 func keysRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("keys revoke", "keys revoke [--config FILE] ID_OR_NAME", stderr)
 	open := dbFlags(fs)
-	pos, err := parseArgs(fs, args)
+	ref, err := oneArg(fs, args, "keys revoke takes exactly one key id or name")
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		return fmt.Errorf("%w: keys revoke takes exactly one key id or name", errUsage)
-	}
-	st, err := open(ctx)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	k, err := st.RevokeKey(ctx, pos[0], time.Now())
-	if errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("no key with id or name %q (see `tollgate keys list`)", pos[0])
-	}
-	if err != nil {
-		return fmt.Errorf("revoking the key: %w", err)
-	}
-	fmt.Fprintf(stdout, "Revoked key %s (%s, %s). Running servers reject it within a second.\n", k.Name, k.ID, auth.Mask(k.Last4))
-	return nil
+	return open.with(ctx, func(st store.Store) error {
+		k, err := st.RevokeKey(ctx, ref, time.Now())
+		if err != nil {
+			return keyRefErr(err, "revoking the key", ref)
+		}
+		fmt.Fprintf(stdout, "Revoked key %s (%s, %s). Running servers reject it within a second.\n", k.Name, k.ID, auth.Mask(k.Last4))
+		return nil
+	})
 }
 
 // getKey finds a key by ID or name with a helpful error.
 func getKey(ctx context.Context, st store.Keys, idOrName string) (store.Key, error) {
 	k, err := st.GetKey(ctx, idOrName)
-	if errors.Is(err, store.ErrNotFound) {
-		return store.Key{}, fmt.Errorf("no key with id or name %q (see `tollgate keys list`)", idOrName)
-	}
 	if err != nil {
-		return store.Key{}, fmt.Errorf("looking up the key: %w", err)
+		return store.Key{}, keyRefErr(err, "looking up the key", idOrName)
 	}
 	return k, nil
 }
 
-// printJSON prints v as indented JSON.
-func printJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+// keyRefErr words an error from a store call that looked up idOrName.
+func keyRefErr(err error, doing, idOrName string) error {
+	return storeErr(err, doing, store.ErrNotFound, fmt.Sprintf("no key with id or name %q (see `tollgate keys list`)", idOrName))
+}
+
+// keyNameErr words an error from a store call that wrote a key named name.
+func keyNameErr(err error, doing, name string) error {
+	return storeErr(err, doing, store.ErrConflict, fmt.Sprintf("a key named %q already exists; pick another --name", name))
 }
 
 func modelsText(v keyView) string {

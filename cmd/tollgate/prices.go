@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/tollgate/tollgate/internal/money"
@@ -62,18 +60,15 @@ func pricesPut(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	output := fs.String("output", "", "price of a million completion tokens, as a currency `amount` such as 0.60 (required)")
 	cached := fs.String("cached-input", "", "price of a million prompt tokens served from a prompt cache (`amount`, default 0)")
 	asJSON := fs.Bool("json", false, "print JSON")
-	pos, err := parseArgs(fs, args)
+	model, err := oneName(fs, args, "prices put takes exactly one model name")
 	if err != nil {
 		return err
-	}
-	if len(pos) != 1 || strings.TrimSpace(pos[0]) == "" {
-		return fmt.Errorf("%w: prices put takes exactly one model name", errUsage)
 	}
 	set := setFlags(fs)
 	if !set["input"] || !set["output"] {
 		return fmt.Errorf("%w: prices put needs both --input and --output", errUsage)
 	}
-	p := store.Price{Model: strings.TrimSpace(pos[0])}
+	p := store.Price{Model: model}
 	for _, f := range []struct {
 		name string
 		text *string
@@ -91,22 +86,19 @@ func pricesPut(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		*f.dst = m
 	}
-	st, err := open(ctx)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	stored, err := st.PutPrice(ctx, p)
-	if err != nil {
-		return fmt.Errorf("saving the price of %s: %w", p.Model, err)
-	}
-	v := priceViewOf(stored)
-	if *asJSON {
-		return printJSON(stdout, v)
-	}
-	fmt.Fprintf(stdout, "Saved price of %s per million tokens: input %s, output %s, cached input %s.\n",
-		v.Model, money.Format(store.Money(v.Input)), money.Format(store.Money(v.Output)), money.Format(store.Money(v.CachedInput)))
-	return nil
+	return open.with(ctx, func(st store.Store) error {
+		stored, err := st.PutPrice(ctx, p)
+		if err != nil {
+			return fmt.Errorf("saving the price of %s: %w", p.Model, err)
+		}
+		v := priceViewOf(stored)
+		if *asJSON {
+			return printJSON(stdout, v)
+		}
+		fmt.Fprintf(stdout, "Saved price of %s per million tokens: input %s, output %s, cached input %s.\n",
+			v.Model, money.Format(store.Money(v.Input)), money.Format(store.Money(v.Output)), money.Format(store.Money(v.CachedInput)))
+		return nil
+	})
 }
 
 func pricesList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -116,27 +108,22 @@ func pricesList(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	st, err := open(ctx)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	prices, err := st.ListPrices(ctx)
-	if err != nil {
-		return fmt.Errorf("listing prices: %w", err)
-	}
-	views := make([]priceView, len(prices))
-	for i, p := range prices {
-		views[i] = priceViewOf(p)
-	}
-	if *asJSON {
-		return printJSON(stdout, views)
-	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "MODEL\tINPUT/M\tOUTPUT/M\tCACHED INPUT/M\tUPDATED")
-	for _, v := range views {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", v.Model, money.Format(store.Money(v.Input)), money.Format(store.Money(v.Output)),
-			money.Format(store.Money(v.CachedInput)), v.UpdatedAt.Format(time.RFC3339))
-	}
-	return tw.Flush()
+	return open.with(ctx, func(st store.Store) error {
+		prices, err := st.ListPrices(ctx)
+		if err != nil {
+			return fmt.Errorf("listing prices: %w", err)
+		}
+		views := make([]priceView, len(prices))
+		rows := make([][]string, len(prices))
+		for i, p := range prices {
+			v := priceViewOf(p)
+			views[i] = v
+			rows[i] = []string{v.Model, money.Format(store.Money(v.Input)), money.Format(store.Money(v.Output)),
+				money.Format(store.Money(v.CachedInput)), v.UpdatedAt.Format(time.RFC3339)}
+		}
+		if *asJSON {
+			return printJSON(stdout, views)
+		}
+		return printTable(stdout, []string{"MODEL", "INPUT/M", "OUTPUT/M", "CACHED INPUT/M", "UPDATED"}, rows)
+	})
 }

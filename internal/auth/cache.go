@@ -62,32 +62,36 @@ type table struct {
 // keys stay in the cache so Lookup can say "revoked" rather than "unknown".
 // A Cache is safe for concurrent use.
 type Cache struct {
-	src      KeySource
-	interval time.Duration
-	now      func() time.Time
-	log      *slog.Logger
+	now func() time.Time
+	log *slog.Logger
 
 	snap atomic.Pointer[table]
 
 	writeMu sync.Mutex // serialises snapshot writers
 
-	refreshMu sync.Mutex // serialises Refresh
-	rev       int64      // highest Rev pulled from src; guarded by refreshMu
+	poll poller[store.Key]
 }
 
 // NewCache returns an empty Cache that pulls changes from src (which must
 // not be nil). Call Refresh once before serving, then Run in a goroutine
 // owned by the caller.
 func NewCache(src KeySource, opts CacheOptions) *Cache {
-	c := &Cache{src: src, interval: opts.Interval, now: opts.Now, log: opts.Logger}
-	if c.interval <= 0 {
-		c.interval = DefaultRefreshInterval
-	}
+	c := &Cache{now: opts.Now, log: opts.Logger}
 	if c.now == nil {
 		c.now = time.Now
 	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
+	}
+	c.poll = poller[store.Key]{
+		noun: "key",
+		fetch: func(ctx context.Context, rev int64) ([]store.Key, error) {
+			return src.KeysChangedSince(ctx, rev)
+		},
+		revOf:    func(k store.Key) int64 { return k.Rev },
+		apply:    c.Apply,
+		interval: refreshInterval(opts.Interval),
+		log:      c.log,
 	}
 	c.snap.Store(&table{byHash: map[[sha256.Size]byte]*entry{}, byID: map[string]*entry{}})
 	return c
@@ -97,35 +101,23 @@ func NewCache(src KeySource, opts CacheOptions) *Cache {
 // keys on the first call) and applies them. On error the cache keeps
 // serving its previous state.
 func (c *Cache) Refresh(ctx context.Context) error {
-	c.refreshMu.Lock()
-	defer c.refreshMu.Unlock()
-	keys, err := c.src.KeysChangedSince(ctx, c.rev)
-	if err != nil {
-		return fmt.Errorf("auth: refresh keys since rev %d: %w", c.rev, err)
-	}
-	c.Apply(keys...)
-	for _, k := range keys {
-		c.rev = max(c.rev, k.Rev)
-	}
-	return nil
+	return c.poll.refresh(ctx)
 }
 
 // Run calls Refresh every Interval until ctx is done. Errors are logged and
 // the last good state keeps being served. Run starts no goroutines; the
 // caller owns the one it runs in.
 func (c *Cache) Run(ctx context.Context) {
-	t := time.NewTicker(c.interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		if err := c.Refresh(ctx); err != nil && ctx.Err() == nil {
-			c.log.LogAttrs(ctx, slog.LevelError, "auth: key cache refresh failed", slog.Any("err", err))
-		}
+	c.poll.run(ctx)
+}
+
+// refreshInterval returns d, or DefaultRefreshInterval if d is not
+// positive.
+func refreshInterval(d time.Duration) time.Duration {
+	if d <= 0 {
+		return DefaultRefreshInterval
 	}
+	return d
 }
 
 // Apply puts keys into the cache at once, for records this process has

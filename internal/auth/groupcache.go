@@ -2,7 +2,6 @@ package auth
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"maps"
 	"sync"
@@ -39,28 +38,31 @@ type GroupCacheOptions struct {
 // out share their Models slices with the cache and must not be modified.
 // A GroupCache is safe for concurrent use.
 type GroupCache struct {
-	src      GroupSource
-	interval time.Duration
-	log      *slog.Logger
-
 	snap atomic.Pointer[map[string]store.Group]
 
 	writeMu sync.Mutex // serialises snapshot writers
 
-	refreshMu sync.Mutex // serialises Refresh
-	rev       int64      // highest Rev pulled from src; guarded by refreshMu
+	poll poller[store.Group]
 }
 
 // NewGroupCache returns an empty GroupCache that pulls changes from src
 // (which must not be nil). Call Refresh once before serving, then Run in a
 // goroutine owned by the caller.
 func NewGroupCache(src GroupSource, opts GroupCacheOptions) *GroupCache {
-	c := &GroupCache{src: src, interval: opts.Interval, log: opts.Logger}
-	if c.interval <= 0 {
-		c.interval = DefaultRefreshInterval
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
 	}
-	if c.log == nil {
-		c.log = slog.New(slog.DiscardHandler)
+	c := &GroupCache{}
+	c.poll = poller[store.Group]{
+		noun: "group",
+		fetch: func(ctx context.Context, rev int64) ([]store.Group, error) {
+			return src.GroupsChangedSince(ctx, rev)
+		},
+		revOf:    func(g store.Group) int64 { return g.Rev },
+		apply:    c.Apply,
+		interval: refreshInterval(opts.Interval),
+		log:      log,
 	}
 	c.snap.Store(&map[string]store.Group{})
 	return c
@@ -70,35 +72,14 @@ func NewGroupCache(src GroupSource, opts GroupCacheOptions) *GroupCache {
 // groups on the first call) and applies them. On error the cache keeps
 // serving its previous state.
 func (c *GroupCache) Refresh(ctx context.Context) error {
-	c.refreshMu.Lock()
-	defer c.refreshMu.Unlock()
-	groups, err := c.src.GroupsChangedSince(ctx, c.rev)
-	if err != nil {
-		return fmt.Errorf("auth: refresh groups since rev %d: %w", c.rev, err)
-	}
-	c.Apply(groups...)
-	for _, g := range groups {
-		c.rev = max(c.rev, g.Rev)
-	}
-	return nil
+	return c.poll.refresh(ctx)
 }
 
 // Run calls Refresh every Interval until ctx is done. Errors are logged and
 // the last good state keeps being served. Run starts no goroutines; the
 // caller owns the one it runs in.
 func (c *GroupCache) Run(ctx context.Context) {
-	t := time.NewTicker(c.interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		if err := c.Refresh(ctx); err != nil && ctx.Err() == nil {
-			c.log.LogAttrs(ctx, slog.LevelError, "auth: group cache refresh failed", slog.Any("err", err))
-		}
-	}
+	c.poll.run(ctx)
 }
 
 // Apply puts groups into the cache at once, for records this process has
