@@ -86,11 +86,19 @@ func (s *Server) relayOnce(ctx context.Context, w http.ResponseWriter, r *http.R
 
 // setOutcomeHeaders says how the request was served.
 func setOutcomeHeaders(h http.Header, rr *relayRequest, a router.Attempt, continued bool) {
-	h.Set(headerAttempts, strconv.Itoa(len(rr.plan.Records())))
-	h.Set(headerChannel, a.Target.Channel)
-	h.Set(headerModel, a.Model.Name)
-	h.Set(headerFallback, strconv.FormatBool(a.Fallback))
-	h.Set(headerContinued, strconv.FormatBool(continued))
+	setHeaders(h, headerAttempts, strconv.Itoa(len(rr.plan.Records())), headerChannel, a.Target.Channel, headerModel, a.Model.Name,
+		headerFallback, strconv.FormatBool(a.Fallback), headerContinued, strconv.FormatBool(continued))
+}
+
+// setHeaders sets h[key] to value for each key, value pair of kv, as
+// Header.Set does, with one allocation for all the values instead of one
+// per key. Every key must already be in canonical form.
+func setHeaders(h http.Header, kv ...string) {
+	vals := make([]string, len(kv)/2)
+	for i := range vals {
+		vals[i] = kv[2*i+1]
+		h[kv[2*i]] = vals[i : i+1 : i+1]
+	}
 }
 
 // failRelay answers a request whose attempts are exhausted. The total

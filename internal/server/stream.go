@@ -292,15 +292,13 @@ type pendingStream interface {
 // content commits the stream, or nil for a keep-alive.
 func (sr *streamRelay) commitLocked(a *router.Attempt) {
 	h := sr.w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-cache")
-	h.Set("X-Accel-Buffering", "no")
-	h.Set("Trailer", trailerAttempts+", "+trailerChannel+", "+trailerModel+", "+trailerFallback+", "+headerContinued)
+	const trailers = trailerAttempts + ", " + trailerChannel + ", " + trailerModel + ", " + trailerFallback + ", " + headerContinued
 	if a != nil {
-		h.Set(headerAttempts, strconv.Itoa(a.N))
-		h.Set(headerChannel, a.Target.Channel)
-		h.Set(headerModel, a.Model.Name)
-		h.Set(headerFallback, strconv.FormatBool(a.Fallback))
+		setHeaders(h, "Content-Type", "text/event-stream", "Cache-Control", "no-cache", "X-Accel-Buffering", "no", "Trailer", trailers,
+			headerAttempts, strconv.Itoa(a.N), headerChannel, a.Target.Channel, headerModel, a.Model.Name,
+			headerFallback, strconv.FormatBool(a.Fallback))
+	} else {
+		setHeaders(h, "Content-Type", "text/event-stream", "Cache-Control", "no-cache", "X-Accel-Buffering", "no", "Trailer", trailers)
 	}
 	sr.w.WriteHeader(http.StatusOK)
 	sr.sw = sse.NewWriter(sr.w)
@@ -323,12 +321,9 @@ func (sr *streamRelay) complete(a router.Attempt) {
 	}
 	sr.held = sr.held[:0]
 	sr.rec.row.Continued = sr.cont != nil
-	h := sr.w.Header()
-	h.Set(trailerAttempts, strconv.Itoa(len(sr.rr.plan.Records())))
-	h.Set(trailerChannel, a.Target.Channel)
-	h.Set(trailerModel, a.Model.Name)
-	h.Set(trailerFallback, strconv.FormatBool(a.Fallback))
-	h.Set(headerContinued, strconv.FormatBool(sr.cont != nil))
+	setHeaders(sr.w.Header(), trailerAttempts, strconv.Itoa(len(sr.rr.plan.Records())), trailerChannel, a.Target.Channel,
+		trailerModel, a.Model.Name, trailerFallback, strconv.FormatBool(a.Fallback),
+		headerContinued, strconv.FormatBool(sr.cont != nil))
 	if err := sr.writeEnd(); err != nil {
 		sr.clientGoneLocked(err)
 	}
