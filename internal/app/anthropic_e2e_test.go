@@ -13,9 +13,7 @@ import (
 // limited once on channel ant and then fails over or retries; "claude-cut"
 // is cut after 4 tokens once and continued on the same channel;
 // "claude-cut-always" is cut on every attempt with nowhere else to go.
-const anthropicConfig = resilienceBase + `
-upstream:
-  retry: {max_attempts: 3, backoff_initial: 10ms, backoff_max: 50ms}
+const anthropicConfig = retryBase + `
   timeouts: {total: 5s}
 channels:
   - name: ant

@@ -26,9 +26,7 @@ import (
 //	           continued by prefill with nothing left to add
 //	end-splice: a, then regen, cut after the last token: the regenerated
 //	           answer is all prefix
-const continuationConfig = resilienceBase + `
-upstream:
-  retry: {max_attempts: 3, backoff_initial: 10ms, backoff_max: 50ms}
+const continuationConfig = retryBase + `
   timeouts: {total: 3s}
 channels:
   - name: a
@@ -144,9 +142,7 @@ func chunkIDs(t *testing.T, events []string) []string {
 // raises.
 func TestStreamCutNotContinued(t *testing.T) {
 	t.Parallel()
-	const cfg = resilienceBase + `
-upstream:
-  retry: {max_attempts: 3, backoff_initial: 10ms, backoff_max: 50ms}
+	const cfg = retryBase + `
   timeouts: {total: 3s}
   continuation: {enabled: %s}
 channels:
@@ -246,9 +242,7 @@ models:
 // serves normally afterwards.
 func TestStreamStall(t *testing.T) {
 	t.Parallel()
-	const cfg = resilienceBase + `
-upstream:
-  retry: {max_attempts: 3, backoff_initial: 10ms, backoff_max: 50ms}
+	const cfg = retryBase + `
   timeouts: {total: 3s}
 channels:
   - name: a

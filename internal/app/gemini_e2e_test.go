@@ -17,9 +17,7 @@ import (
 // RetryInfo delay beyond the deadline and fails over to gem2;
 // "gemini-day" has its per-day quota exhausted; "gemini-block" has every
 // prompt blocked for SAFETY.
-const geminiConfig = resilienceBase + `
-upstream:
-  retry: {max_attempts: 3, backoff_initial: 10ms, backoff_max: 50ms}
+const geminiConfig = retryBase + `
   timeouts: {total: 5s}
 channels:
   - name: gem

@@ -82,6 +82,22 @@ models:
   - {name: sim-dead,      routes: [{channel: dead}]}
 `
 
+// resilienceBase starts every configuration of the resilience tests: an
+// in-memory database and a request log that flushes quickly. Each test
+// adds its own upstream settings, channels and models.
+const resilienceBase = `
+database: {path: ":memory:"}
+request_log: {flush_interval: 10ms}
+`
+
+// retryBase is resilienceBase with the retry policy most resilience tests
+// share: three attempts with a short backoff. It ends inside the upstream
+// block without a newline, so a test may go on with more upstream settings
+// ("\n  timeouts: ...") or with its channels ("\nchannels: ...").
+const retryBase = resilienceBase + `
+upstream:
+  retry: {max_attempts: 3, backoff_initial: 10ms, backoff_max: 50ms}`
+
 // upstreamChat is the upstream's name for sim-chat.
 const upstreamChat = "sim-chat-v1"
 
@@ -357,5 +373,77 @@ func checkEnvelope(t *testing.T, resp *http.Response, body []byte) {
 	}
 	if !strings.Contains(msg, id) {
 		t.Errorf("message %q does not quote the request id %s", msg, id)
+	}
+}
+
+// passthroughUpstreams starts the two HTTP upstreams of the passthrough
+// tests: a recorder over a simulator, and a server that answers pattern
+// (such as "POST /v1/messages") with the fixed body, or with the fixed
+// stream when the request asks for one. It returns the recorder and both
+// base URLs; cleanup closes the servers.
+func passthroughUpstreams(t *testing.T, pattern, body, stream string) (rc *recorder, recURL, cannedURL string) {
+	t.Helper()
+	rc = &recorder{sim: simupstream.New(simupstream.Options{Default: simupstream.Profile{Length: 12}})}
+	recSrv := httptest.NewServer(rc)
+	t.Cleanup(recSrv.Close)
+	mux := http.NewServeMux()
+	mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		var req struct{ Stream bool }
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		if req.Stream {
+			w.Header().Set("Content-Type", "text/event-stream")
+			_, _ = w.Write([]byte(stream))
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(body))
+	})
+	canned := httptest.NewServer(mux)
+	t.Cleanup(canned.Close)
+	return rc, recSrv.URL, canned.URL
+}
+
+// cannedRow is what the request log must hold for a passthrough answer
+// from a canned upstream: its token counts, finish reason and the model
+// the upstream served.
+type cannedRow struct {
+	prompt, cached, completion, total int64
+	finish, served                    string
+}
+
+// checkCannedRows checks the log rows of the canned passthrough requests
+// ids (keyed by whether each streamed): a charged single attempt on the
+// canned channel, with the upstream's usage as reported, not estimated.
+func checkCannedRows(t *testing.T, rows []store.RequestLog, ids map[bool]string, want cannedRow) {
+	t.Helper()
+	for stream, id := range ids {
+		row := rowByID(t, rows, id)
+		if row.Status != http.StatusOK || row.Channel != "canned" || row.Attempts != 1 || row.Truncated || row.UsageEstimated {
+			t.Errorf("stream=%v: row status %d, channel %q, attempts %d, truncated %v, estimated %v", stream, row.Status, row.Channel, row.Attempts, row.Truncated, row.UsageEstimated)
+		}
+		if row.PromptTokens != want.prompt || row.CachedTokens != want.cached || row.CompletionTokens != want.completion || row.TotalTokens != want.total {
+			t.Errorf("stream=%v: tokens prompt %d cached %d completion %d total %d, want %d %d %d %d",
+				stream, row.PromptTokens, row.CachedTokens, row.CompletionTokens, row.TotalTokens, want.prompt, want.cached, want.completion, want.total)
+		}
+		if !row.Charged || row.CostMicros <= 0 {
+			t.Errorf("stream=%v: charged %v, cost %d; want the answer charged", stream, row.Charged, row.CostMicros)
+		}
+		if row.FinishReason != want.finish || row.ModelServed != want.served {
+			t.Errorf("stream=%v: finish %q, model served %q", stream, row.FinishReason, row.ModelServed)
+		}
+	}
+}
+
+// checkTruncatedRows checks the log rows of the broken passthrough streams
+// ids (keyed by model): each a truncated single attempt, not charged.
+func checkTruncatedRows(t *testing.T, rows []store.RequestLog, ids map[string]string) {
+	t.Helper()
+	for model, id := range ids {
+		if row := rowByID(t, rows, id); !row.Truncated || row.Attempts != 1 || row.Charged {
+			t.Errorf("%s: row truncated %v, attempts %d, charged %v; want a truncated single attempt, not charged", model, row.Truncated, row.Attempts, row.Charged)
+		}
 	}
 }

@@ -2,10 +2,8 @@ package app_test
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -53,7 +51,7 @@ func (t *teeWriter) Flush() { http.NewResponseController(t.ResponseWriter).Flush
 
 func (t *teeWriter) Unwrap() http.ResponseWriter { return t.ResponseWriter }
 
-// cannedMessages answers with fixed Messages API bytes that report cache
+// cannedBody and cannedStream are fixed Messages API bytes that report cache
 // tokens: the non-stream body, or the stream.
 const (
 	cannedBody   = `{"id":"msg_canned","type":"message","role":"assistant","model":"claude-canned","content":[{"type":"text","text":"Hello there"}],"stop_reason":"max_tokens","stop_sequence":null,"usage":{"input_tokens":10,"cache_creation_input_tokens":5,"cache_read_input_tokens":20,"output_tokens":7}}`
@@ -67,36 +65,13 @@ const (
 		"event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"
 )
 
-func cannedMessages(w http.ResponseWriter, r *http.Request) {
-	var req struct{ Stream bool }
-	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	if req.Stream {
-		w.Header().Set("Content-Type", "text/event-stream")
-		_, _ = w.Write([]byte(cannedStream))
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	_, _ = w.Write([]byte(cannedBody))
-}
-
 // passthroughGateway serves models that route only to Anthropic channels
 // (passed through) and one that also routes to an OpenAI-dialect channel
 // (translated).
 func passthroughGateway(t *testing.T) (*gateway, *recorder) {
 	t.Helper()
-	rc := &recorder{sim: simupstream.New(simupstream.Options{Default: simupstream.Profile{Length: 12}})}
-	recSrv := httptest.NewServer(rc)
-	t.Cleanup(recSrv.Close)
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v1/messages", cannedMessages)
-	canned := httptest.NewServer(mux)
-	t.Cleanup(canned.Close)
-	g := newGateway(t, resilienceBase+fmt.Sprintf(`
-upstream:
-  retry: {max_attempts: 3, backoff_initial: 10ms, backoff_max: 50ms}
+	rc, recURL, cannedURL := passthroughUpstreams(t, "POST /v1/messages", cannedBody, cannedStream)
+	g := newGateway(t, retryBase+fmt.Sprintf(`
   timeouts: {total: 5s}
 prices:
   canned:     {input: "1", output: "2"}
@@ -135,7 +110,7 @@ models:
   - {name: recorded,      routes: [{channel: recorded, model: claude-rec}]}
   - {name: canned,        routes: [{channel: canned}]}
   - {name: mixed,         routes: [{channel: ant}, {channel: oai, priority: 1}]}
-`, recSrv.URL, canned.URL))
+`, recURL, cannedURL))
 	return g, rc
 }
 
@@ -216,23 +191,7 @@ func TestMessagesPassthroughUsage(t *testing.T) {
 		}
 		ids[stream] = resp.Header.Get("X-Request-Id")
 	}
-	rows := g.requestLogs(t)
-	for stream, id := range ids {
-		row := rowByID(t, rows, id)
-		if row.Status != http.StatusOK || row.Channel != "canned" || row.Attempts != 1 || row.Truncated || row.UsageEstimated {
-			t.Errorf("stream=%v: row status %d, channel %q, attempts %d, truncated %v, estimated %v", stream, row.Status, row.Channel, row.Attempts, row.Truncated, row.UsageEstimated)
-		}
-		if row.PromptTokens != 35 || row.CachedTokens != 20 || row.CompletionTokens != 7 || row.TotalTokens != 42 {
-			t.Errorf("stream=%v: tokens prompt %d cached %d completion %d total %d, want 35 20 7 42",
-				stream, row.PromptTokens, row.CachedTokens, row.CompletionTokens, row.TotalTokens)
-		}
-		if !row.Charged || row.CostMicros <= 0 {
-			t.Errorf("stream=%v: charged %v, cost %d; want the answer charged", stream, row.Charged, row.CostMicros)
-		}
-		if row.FinishReason != "length" || row.ModelServed != "claude-canned" {
-			t.Errorf("stream=%v: finish %q, model served %q", stream, row.FinishReason, row.ModelServed)
-		}
-	}
+	checkCannedRows(t, g.requestLogs(t), ids, cannedRow{prompt: 35, cached: 20, completion: 7, total: 42, finish: "length", served: "claude-canned"})
 }
 
 func TestMessagesPassthroughRetries(t *testing.T) {
@@ -280,12 +239,7 @@ func TestMessagesPassthroughBrokenStream(t *testing.T) {
 			t.Errorf("%s: want an api_error event and no message_stop, got\n%s", model, s)
 		}
 	}
-	rows := g.requestLogs(t)
-	for model, id := range ids {
-		if row := rowByID(t, rows, id); !row.Truncated || row.Attempts != 1 || row.Charged {
-			t.Errorf("%s: row truncated %v, attempts %d, charged %v; want a truncated single attempt, not charged", model, row.Truncated, row.Attempts, row.Charged)
-		}
-	}
+	checkTruncatedRows(t, g.requestLogs(t), ids)
 }
 
 func TestMessagesPassthroughSDK(t *testing.T) {

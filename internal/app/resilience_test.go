@@ -18,14 +18,6 @@ import (
 	"github.com/tollgate/tollgate/internal/store"
 )
 
-// resilienceBase starts every configuration of the resilience tests: an
-// in-memory database and a request log that flushes quickly. Each test
-// adds its own upstream settings, channels and models.
-const resilienceBase = `
-database: {path: ":memory:"}
-request_log: {flush_interval: 10ms}
-`
-
 // slack is how much later than a limit a deadline-bound event may happen on
 // a loaded machine and still count as "at the limit".
 const slack = 500 * time.Millisecond
@@ -225,9 +217,7 @@ func logRow(t *testing.T, g *gateway, c call) store.RequestLog {
 
 func TestRateLimitRetryAfter(t *testing.T) {
 	t.Parallel()
-	const cfg = resilienceBase + `
-upstream:
-  retry: {max_attempts: 3, backoff_initial: 10ms, backoff_max: 50ms}
+	const cfg = retryBase + `
   timeouts: {total: 2s}
 channels:
   - name: a
@@ -318,9 +308,7 @@ models:
 
 func TestRateLimitWithoutRetryAfterFallsBack(t *testing.T) {
 	t.Parallel()
-	const cfg = resilienceBase + `
-upstream:
-  retry: {max_attempts: 3, backoff_initial: 10ms, backoff_max: 50ms}
+	const cfg = retryBase + `
   timeouts: {total: 2s}
 channels:
   - name: a
@@ -376,9 +364,7 @@ models:
 // cures: the client sees one clean answer, in both modes.
 func TestTransientFailuresRetried(t *testing.T) {
 	t.Parallel()
-	const cfg = resilienceBase + `
-upstream:
-  retry: {max_attempts: 3, backoff_initial: 10ms, backoff_max: 50ms}
+	const cfg = retryBase + `
   timeouts: {total: 2s}
 channels:
   - name: a
@@ -512,9 +498,7 @@ models:
 // sends it the request again.
 func TestSilentUpstream(t *testing.T) {
 	t.Parallel()
-	const cfg = resilienceBase + `
-upstream:
-  retry: {max_attempts: 3, backoff_initial: 10ms, backoff_max: 50ms}
+	const cfg = retryBase + `
   timeouts: {total: 3s}
 channels:
   - name: silent
@@ -590,9 +574,7 @@ models:
 // and the client sees one clean stream.
 func TestSlowFirstToken(t *testing.T) {
 	t.Parallel()
-	const cfg = resilienceBase + `
-upstream:
-  retry: {max_attempts: 3, backoff_initial: 10ms, backoff_max: 50ms}
+	const cfg = retryBase + `
   timeouts: {total: 5s}
 channels:
   - name: slow
@@ -627,9 +609,7 @@ models:
 // (with the usage), and the client sees the whole answer.
 func TestStreamEndings(t *testing.T) {
 	t.Parallel()
-	const cfg = resilienceBase + `
-upstream:
-  retry: {max_attempts: 3, backoff_initial: 10ms, backoff_max: 50ms}
+	const cfg = retryBase + `
 channels:
   - name: a
     provider: simulator
@@ -678,9 +658,7 @@ models:
 
 func TestContextLengthExceeded(t *testing.T) {
 	t.Parallel()
-	const cfg = resilienceBase + `
-upstream:
-  retry: {max_attempts: 3, backoff_initial: 10ms, backoff_max: 50ms}
+	const cfg = retryBase + `
 channels:
   - name: a
     provider: simulator
@@ -739,9 +717,7 @@ models:
 
 func TestContentFilter(t *testing.T) {
 	t.Parallel()
-	const cfg = resilienceBase + `
-upstream:
-  retry: {max_attempts: 3, backoff_initial: 10ms, backoff_max: 50ms}
+	const cfg = retryBase + `
 channels:
   - name: a
     provider: simulator
@@ -791,9 +767,7 @@ models:
 // within a couple of cooldowns.
 func TestFlappingPrimary(t *testing.T) {
 	t.Parallel()
-	const cfg = resilienceBase + `
-upstream:
-  retry: {max_attempts: 3, backoff_initial: 10ms, backoff_max: 50ms}
+	const cfg = retryBase + `
   timeouts: {total: 2s}
   circuit: {consecutive_failures: 2, failure_ratio: 0, cooldown: 200ms, max_cooldown: 200ms}
 channels:
@@ -897,9 +871,7 @@ func circuit(g *gateway, key string) breaker.Snapshot {
 // an attempt failing after them is retried transparently.
 func TestKeepAlive(t *testing.T) {
 	t.Parallel()
-	const cfg = resilienceBase + `
-upstream:
-  retry: {max_attempts: 3, backoff_initial: 10ms, backoff_max: 50ms}
+	const cfg = retryBase + `
   timeouts: {total: 5s}
   keepalive_interval: 50ms
 channels:
@@ -966,9 +938,7 @@ models:
 // budget (which bounds repeats into a channel) must not stop it.
 func TestFailoverIsNotARetry(t *testing.T) {
 	t.Parallel()
-	const cfg = resilienceBase + `
-upstream:
-  retry: {max_attempts: 3, backoff_initial: 10ms, backoff_max: 50ms}
+	const cfg = retryBase + `
   retry_budget: {ratio: 0.2, window: 10s, min_per_second: 1}
   circuit: {consecutive_failures: 0, failure_ratio: 0}
 channels:
@@ -998,9 +968,7 @@ models:
 // stream), the key with another body 422, and a failure releases the key.
 func TestIdempotencyKey(t *testing.T) {
 	t.Parallel()
-	const cfg = resilienceBase + `
-upstream:
-  retry: {max_attempts: 3, backoff_initial: 10ms, backoff_max: 50ms}
+	const cfg = retryBase + `
   timeouts: {total: 3s}
 channels:
   - name: a
@@ -1135,9 +1103,7 @@ models:
 // total phase, and the log says so too.
 func TestTotalDeadline(t *testing.T) {
 	t.Parallel()
-	const cfg = resilienceBase + `
-upstream:
-  retry: {max_attempts: 3, backoff_initial: 10ms, backoff_max: 50ms}
+	const cfg = retryBase + `
   timeouts: {total: 300ms, response_header: 10s}
 channels:
   - name: a

@@ -1,18 +1,14 @@
 package app_test
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
-
-	"github.com/tollgate/tollgate/internal/simupstream"
 )
 
-// cannedResponses are fixed Responses API bytes that report cached tokens:
-// the non-stream body, or the stream.
+// cannedResponseBody and cannedResponseStream are fixed Responses API
+// bytes that report cached tokens: the non-stream body, or the stream.
 const (
 	cannedResponseBody   = `{"id":"resp_canned","object":"response","created_at":1700000000,"status":"completed","model":"gpt-canned","output":[{"type":"message","id":"msg_canned","status":"completed","role":"assistant","content":[{"type":"output_text","text":"Hello there","annotations":[]}]}],"usage":{"input_tokens":30,"input_tokens_details":{"cached_tokens":12},"output_tokens":7,"output_tokens_details":{"reasoning_tokens":0},"total_tokens":37}}`
 	cannedResponseStream = "event: response.created\ndata: {\"type\":\"response.created\",\"sequence_number\":0,\"response\":{\"id\":\"resp_canned\",\"object\":\"response\",\"status\":\"in_progress\",\"model\":\"gpt-canned\",\"output\":[]}}\n\n" +
@@ -22,36 +18,13 @@ const (
 		"event: response.completed\ndata: {\"type\":\"response.completed\",\"sequence_number\":4,\"response\":" + cannedResponseBody + "}\n\n"
 )
 
-func cannedResponses(w http.ResponseWriter, r *http.Request) {
-	var req struct{ Stream bool }
-	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	if req.Stream {
-		w.Header().Set("Content-Type", "text/event-stream")
-		_, _ = w.Write([]byte(cannedResponseStream))
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	_, _ = w.Write([]byte(cannedResponseBody))
-}
-
 // responsesGateway serves models that route only to channels serving the
 // Responses API (passed through) and one that also routes to a chat-only
 // channel (translated).
 func responsesGateway(t *testing.T) (*gateway, *recorder) {
 	t.Helper()
-	rc := &recorder{sim: simupstream.New(simupstream.Options{Default: simupstream.Profile{Length: 12}})}
-	recSrv := httptest.NewServer(rc)
-	t.Cleanup(recSrv.Close)
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v1/responses", cannedResponses)
-	canned := httptest.NewServer(mux)
-	t.Cleanup(canned.Close)
-	g := newGateway(t, resilienceBase+fmt.Sprintf(`
-upstream:
-  retry: {max_attempts: 3, backoff_initial: 10ms, backoff_max: 50ms}
+	rc, recURL, cannedURL := passthroughUpstreams(t, "POST /v1/responses", cannedResponseBody, cannedResponseStream)
+	g := newGateway(t, retryBase+fmt.Sprintf(`
   timeouts: {total: 5s}
 prices:
   canned:  {input: "1", output: "2"}
@@ -86,7 +59,7 @@ models:
   - {name: recorded,   routes: [{channel: recorded, model: rec-up}]}
   - {name: canned,     routes: [{channel: canned}]}
   - {name: mixed,      routes: [{channel: rsp}, {channel: chatonly, priority: 1}]}
-`, recSrv.URL, canned.URL))
+`, recURL, cannedURL))
 	return g, rc
 }
 
@@ -166,23 +139,7 @@ func TestResponsesPassthroughUsage(t *testing.T) {
 		}
 		ids[stream] = resp.Header.Get("X-Request-Id")
 	}
-	rows := g.requestLogs(t)
-	for stream, id := range ids {
-		row := rowByID(t, rows, id)
-		if row.Status != http.StatusOK || row.Channel != "canned" || row.Attempts != 1 || row.Truncated || row.UsageEstimated {
-			t.Errorf("stream=%v: row status %d, channel %q, attempts %d, truncated %v, estimated %v", stream, row.Status, row.Channel, row.Attempts, row.Truncated, row.UsageEstimated)
-		}
-		if row.PromptTokens != 30 || row.CachedTokens != 12 || row.CompletionTokens != 7 || row.TotalTokens != 37 {
-			t.Errorf("stream=%v: tokens prompt %d cached %d completion %d total %d, want 30 12 7 37",
-				stream, row.PromptTokens, row.CachedTokens, row.CompletionTokens, row.TotalTokens)
-		}
-		if !row.Charged || row.CostMicros <= 0 {
-			t.Errorf("stream=%v: charged %v, cost %d; want the answer charged", stream, row.Charged, row.CostMicros)
-		}
-		if row.FinishReason != "stop" || row.ModelServed != "gpt-canned" {
-			t.Errorf("stream=%v: finish %q, model served %q", stream, row.FinishReason, row.ModelServed)
-		}
-	}
+	checkCannedRows(t, g.requestLogs(t), ids, cannedRow{prompt: 30, cached: 12, completion: 7, total: 37, finish: "stop", served: "gpt-canned"})
 }
 
 func TestResponsesPassthroughRetries(t *testing.T) {
@@ -224,12 +181,7 @@ func TestResponsesPassthroughBrokenStream(t *testing.T) {
 			t.Errorf("%s: the error event is not the last, got\n%s", model, s)
 		}
 	}
-	rows := g.requestLogs(t)
-	for model, id := range ids {
-		if row := rowByID(t, rows, id); !row.Truncated || row.Attempts != 1 || row.Charged {
-			t.Errorf("%s: row truncated %v, attempts %d, charged %v; want a truncated single attempt, not charged", model, row.Truncated, row.Attempts, row.Charged)
-		}
-	}
+	checkTruncatedRows(t, g.requestLogs(t), ids)
 }
 
 func TestResponsesPassthroughSDK(t *testing.T) {

@@ -69,15 +69,22 @@ func goldenPath(in, ext string) string {
 	return in[:strings.Index(in, ".in.")] + ".golden." + ext
 }
 
+// read returns the contents of the fixture at path.
+func read(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 // TestRequestGolden translates OpenAI requests (testdata/request) into
 // Messages API bodies, or into the 400 the client gets.
 func TestRequestGolden(t *testing.T) {
 	for name, path := range inputs(t, "request", "json") {
 		t.Run(name, func(t *testing.T) {
-			in, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
+			in := read(t, path)
 			out, err := TranslateRequest(in, RequestOptions{DefaultMaxTokens: 1024})
 			var got []byte
 			if err != nil {
@@ -102,10 +109,7 @@ func TestRequestGolden(t *testing.T) {
 func TestResponseGolden(t *testing.T) {
 	for name, path := range inputs(t, "response", "json") {
 		t.Run(name, func(t *testing.T) {
-			body, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
+			body := read(t, path)
 			a := fixtureAdapter(t, http.StatusOK, "application/json", nil, body)
 			resp, err := a.Do(t.Context(), chatRequest1(false))
 			if err != nil {
@@ -121,10 +125,7 @@ func TestResponseGolden(t *testing.T) {
 func TestStreamGolden(t *testing.T) {
 	for name, path := range inputs(t, "stream", "sse") {
 		t.Run(name, func(t *testing.T) {
-			body, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
+			body := read(t, path)
 			a := fixtureAdapter(t, http.StatusOK, "text/event-stream", nil, body)
 			resp, err := a.Do(t.Context(), chatRequest1(true))
 			if err != nil {
@@ -148,10 +149,7 @@ func TestStreamGolden(t *testing.T) {
 func TestErrorGolden(t *testing.T) {
 	for name, path := range inputs(t, "errors", "json") {
 		t.Run(name, func(t *testing.T) {
-			raw, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
+			raw := read(t, path)
 			var fx struct {
 				Status  int               `json:"status"`
 				Headers map[string]string `json:"headers"`
@@ -166,7 +164,7 @@ func TestErrorGolden(t *testing.T) {
 				body, ct = []byte(fx.Text), "text/html"
 			}
 			a := fixtureAdapter(t, fx.Status, ct, fx.Headers, body)
-			_, err = a.Do(t.Context(), chatRequest1(false))
+			_, err := a.Do(t.Context(), chatRequest1(false))
 			var pe *provider.Error
 			if !errors.As(err, &pe) {
 				t.Fatalf("got %v, want a *provider.Error", err)
