@@ -190,6 +190,7 @@ type tally struct {
 	ws                []samples
 	elapsed           time.Duration
 	cpu, other, redis time.Duration
+	reads, writes     uint64
 	cpuUnknown        bool
 }
 
@@ -201,6 +202,8 @@ func (t *tally) add(ws []samples, elapsed time.Duration, before, after cpuSnap) 
 		return
 	}
 	t.cpu += after.target - before.target
+	t.reads += after.reads - before.reads
+	t.writes += after.writes - before.writes
 	t.redis += after.redis - before.redis
 	t.other += (after.machine - before.machine) - (after.ours - before.ours)
 }
@@ -213,6 +216,8 @@ func (t *tally) phase() phase {
 		p.CPUPercent = 100 * t.cpu.Seconds() / t.elapsed.Seconds()
 		p.OtherCPU = max(0, 100*t.other.Seconds()/t.elapsed.Seconds())
 		p.RedisCPUPerReq = float64(t.redis.Microseconds()) / float64(p.Requests)
+		p.ReadsPerReq = float64(t.reads) / float64(p.Requests)
+		p.WritesPerReq = float64(t.writes) / float64(p.Requests)
 	}
 	return p
 }
@@ -223,6 +228,7 @@ func (t *tally) phase() phase {
 type cpuSnap struct {
 	known                        bool
 	target, ours, machine, redis time.Duration
+	reads, writes                uint64 // the target's system calls
 }
 
 // cpu takes a cpuSnap for target t; known is false without /proc.
@@ -241,6 +247,7 @@ func (e *env) cpu(t target) cpuSnap {
 		c.ours += st.CPU
 		if ch.pid() == t.pid {
 			c.target = st.CPU
+			c.reads, c.writes = st.Reads, st.Writes
 		}
 	}
 	if e.redisPID > 0 {

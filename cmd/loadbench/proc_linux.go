@@ -65,7 +65,31 @@ func readProc(pid int) (procStat, error) {
 	}
 	st.CPU = time.Duration(utime+stime) * clockTick
 	st.Known = true
+	st.Reads, st.Writes = readIO(pid)
 	return st, nil
+}
+
+// readIO returns a process's read and write system call counts from
+// /proc/PID/io, or zeros when it cannot be read (another user's process).
+func readIO(pid int) (reads, writes uint64) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid))
+	if err != nil {
+		return 0, 0
+	}
+	for line := range strings.Lines(string(data)) {
+		name, value, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		n, _ := strconv.ParseUint(strings.TrimSpace(value), 10, 64)
+		switch name {
+		case "syscr":
+			reads = n
+		case "syscw":
+			writes = n
+		}
+	}
+	return reads, writes
 }
 
 // systemBusy returns the CPU time all processors spent not idle since

@@ -192,7 +192,7 @@ func writeTable(w io.Writer, r *report) error {
 
 // writePhases prints the phases of one mode, one row each.
 func writePhases(tw io.Writer, r *report, mode string) {
-	fmt.Fprintln(tw, "kind\ttarget\treq/s\tp50 ms\tp99 ms\tTTFB p50\tTTFB p99\tCPU µs/req\tCPU %\tother CPU %\tlate\terrors\t")
+	fmt.Fprintln(tw, "kind\ttarget\treq/s\tp50 ms\tp99 ms\tTTFB p50\tTTFB p99\tCPU µs/req\tCPU %\treads/req\twrites/req\tother CPU %\tlate\terrors\t")
 	for _, p := range r.Phases {
 		if p.Mode != mode {
 			continue
@@ -205,8 +205,9 @@ func writePhases(tw io.Writer, r *report, mode string) {
 		if mode == modeFixedRate {
 			late = fmt.Sprint(p.Late)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%.0f\t%.3f\t%.3f\t%s\t%s\t%.0f\t%.0f\t%.0f\t%s\t%d\t\n",
-			p.Kind, p.Target, p.RPS, p.P50, p.P99, ttfb50, ttfb99, p.CPUPerReq, p.CPUPercent, p.OtherCPU, late, p.Errors)
+		fmt.Fprintf(tw, "%s\t%s\t%.0f\t%.3f\t%.3f\t%s\t%s\t%.0f\t%.0f\t%.1f\t%.1f\t%.0f\t%s\t%d\t\n",
+			p.Kind, p.Target, p.RPS, p.P50, p.P99, ttfb50, ttfb99, p.CPUPerReq, p.CPUPercent,
+			p.ReadsPerReq, p.WritesPerReq, p.OtherCPU, late, p.Errors)
 	}
 }
 

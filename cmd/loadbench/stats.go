@@ -20,6 +20,9 @@ type procStat struct {
 	RSS, PeakRSS, RSSAnon, RSSFile uint64
 	// CPU is the user plus system CPU time used so far.
 	CPU time.Duration
+	// Reads and Writes count the read and write system calls made so far
+	// (from /proc/PID/io; zero when it cannot be read).
+	Reads, Writes uint64
 }
 
 // phase is the summary of one measured phase. Latencies are milliseconds.
@@ -47,6 +50,10 @@ type phase struct {
 	// RedisCPUPerReq is, for tollgate with -limits redis and a local Redis
 	// server, that server's CPU time per request in µs (not in OtherCPU).
 	RedisCPUPerReq float64 `json:"redis_cpu_us_per_request,omitempty"`
+	// ReadsPerReq and WritesPerReq are the target process's read and
+	// write system calls per request (every socket and file included).
+	ReadsPerReq  float64 `json:"reads_per_request,omitempty"`
+	WritesPerReq float64 `json:"writes_per_request,omitempty"`
 }
 
 // summarize merges the workers' samples into a phase.

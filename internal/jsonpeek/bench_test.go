@@ -96,3 +96,39 @@ func BenchmarkParse(b *testing.B) {
 		}
 	}
 }
+
+// streamChunks are realistic chat.completion.chunk payloads, one SSE data
+// line each, as the gateway's stream relay parses them: a content delta (the
+// bulk of a stream) and the final chunk that carries usage.
+var streamChunks = []struct {
+	name string
+	body string
+}{
+	{"delta", `{"id":"chatcmpl-abc123","object":"chat.completion.chunk","created":1731000000,` +
+		`"model":"sim-gpt","system_fingerprint":"fp_sim","choices":[{"index":0,"delta":{"content":" token"},` +
+		`"logprobs":null,"finish_reason":null}],"usage":null}`},
+	{"usage", `{"id":"chatcmpl-abc123","object":"chat.completion.chunk","created":1731000000,` +
+		`"model":"sim-gpt","system_fingerprint":"fp_sim","choices":[],` +
+		`"usage":{"prompt_tokens":1234,"completion_tokens":567,"total_tokens":1801,` +
+		`"prompt_tokens_details":{"cached_tokens":1024,"audio_tokens":0},` +
+		`"completion_tokens_details":{"reasoning_tokens":128,"audio_tokens":0,` +
+		`"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}}}`},
+}
+
+// BenchmarkParseIntoStreamChunk measures ParseInto on one stream chunk with
+// a reused Object, which is how the relay calls it for every SSE event.
+func BenchmarkParseIntoStreamChunk(b *testing.B) {
+	for _, c := range streamChunks {
+		b.Run(c.name, func(b *testing.B) {
+			body := []byte(c.body)
+			var o Object
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := ParseInto(&o, body); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

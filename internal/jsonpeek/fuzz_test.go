@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"reflect"
+	"slices"
 	"testing"
 )
 
@@ -51,21 +52,30 @@ func FuzzParsePatch(f *testing.F) {
 		if got := decodeMap(t, out); !reflect.DeepEqual(got, want) {
 			t.Fatalf("Patch(%q) = %q\ndecodes to %v\nwant       %v", in, out, got, want)
 		}
-		for key, val := range want {
-			if key == "model" {
-				continue
-			}
-			raw, ok := o.Raw(key)
-			if !ok {
-				t.Fatalf("Raw(%q) missing in %q", key, in)
-			}
-			var got any
-			dec := json.NewDecoder(bytes.NewReader(raw))
-			dec.UseNumber()
-			if err := dec.Decode(&got); err != nil || !reflect.DeepEqual(got, val) {
-				t.Fatalf("Raw(%q) = %q, want the value %v", key, raw, val)
-			}
+		// The index itself, key by key, against encoding/json.
+		checkMembers(t, in, o)
+	})
+}
+
+// FuzzValidMatchesEncodingJSON checks the validating scanner against
+// encoding/json.Valid on any input, and ParseInto against encoding/json:
+// the same inputs rejected, ErrNotObject for other values, and for objects
+// the members encoding/json decodes (see checkParseMatchesEncodingJSON).
+func FuzzValidMatchesEncodingJSON(f *testing.F) {
+	for _, tt := range validCases {
+		f.Add([]byte(tt.in))
+	}
+	for _, c := range streamChunks {
+		f.Add([]byte(c.body))
+	}
+	f.Add([]byte(chatRequest(1 << 10)))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		in = slices.Clip(in) // reading past the end must panic
+		want := json.Valid(in)
+		if got := validValue(in); got != want {
+			t.Fatalf("validValue(%q) = %v, json.Valid says %v", in, got, want)
 		}
+		checkParseMatchesEncodingJSON(t, in)
 	})
 }
 

@@ -13,7 +13,6 @@
 package jsonpeek
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -70,43 +69,89 @@ func Parse(body []byte) (Object, error) {
 // ParseInto is Parse into an existing Object, reusing its member list, so
 // that parsing many small documents in a row (stream chunks) allocates
 // nothing once the list has grown. On error o is left empty.
+//
+// It validates the body and indexes the members in a single pass; see
+// scan.go for the validator, which accepts exactly what encoding/json.Valid
+// accepts.
 func ParseInto(o *Object, body []byte) error {
 	members := o.members[:0]
 	*o = Object{}
-	if !json.Valid(body) {
+	i := skipSpace(body, 0)
+	if i >= len(body) {
 		return syntaxError(body)
 	}
-	i := skipSpace(body, 0)
 	if body[i] != '{' {
-		return ErrNotObject
+		if validValue(body) {
+			return ErrNotObject
+		}
+		return syntaxError(body)
 	}
-	o.body, o.open = body, i
+	open := i
 	if cap(members) == 0 {
 		members = make([]member, 0, countHint(body))
 	}
-	o.members = members
+	decode := false // whether some key needs decodeString
 	i = skipSpace(body, i+1)
-	for body[i] != '}' {
-		m := member{keyStart: i}
-		i = skipString(body, i)
-		m.keyEnd = i
-		if raw := body[m.keyStart+1 : m.keyEnd-1]; bytes.IndexByte(raw, '\\') >= 0 || !utf8.Valid(raw) {
-			key, err := decodeString(body[m.keyStart:m.keyEnd])
-			if err != nil {
-				*o = Object{}
-				return fmt.Errorf("jsonpeek: decoding key at offset %d: %w", m.keyStart, err)
+	if i < len(body) && body[i] == '}' {
+		i++
+	} else {
+		for {
+			if i >= len(body) || body[i] != '"' {
+				return syntaxError(body)
 			}
-			m.escaped, m.key = true, key
-		}
-		i = skipSpace(body, i) + 1 // the colon
-		m.valStart = skipSpace(body, i)
-		m.valEnd = skipValue(body, m.valStart)
-		o.members = append(o.members, m)
-		i = skipSpace(body, m.valEnd)
-		if body[i] == ',' {
-			i = skipSpace(body, i+1)
+			m := member{keyStart: i}
+			end, flags, ok := scanString(body, i)
+			if !ok {
+				return syntaxError(body)
+			}
+			m.keyEnd = end
+			// Raw key bytes are the key itself unless they hold an escape
+			// or invalid UTF-8; plain ASCII keys skip the UTF-8 check.
+			if flags&strHasEscape != 0 || flags&strHasHigh != 0 && !utf8.Valid(body[m.keyStart+1:m.keyEnd-1]) {
+				m.escaped = true // key is filled in once the body is known valid
+				decode = true
+			}
+			i = skipSpace(body, end)
+			if i >= len(body) || body[i] != ':' {
+				return syntaxError(body)
+			}
+			m.valStart = skipSpace(body, i+1)
+			if m.valEnd, ok = scanValue(body, m.valStart, 1); !ok {
+				return syntaxError(body)
+			}
+			members = append(members, m)
+			i = skipSpace(body, m.valEnd)
+			if i < len(body) && body[i] == ',' {
+				i = skipSpace(body, i+1)
+				continue
+			}
+			if i < len(body) && body[i] == '}' {
+				i++
+				break
+			}
+			return syntaxError(body)
 		}
 	}
+	if skipSpace(body, i) != len(body) {
+		return syntaxError(body)
+	}
+	// Keys are decoded only now, so that an invalid body fails with a
+	// SyntaxError whatever its keys hold, as it did when validation was a
+	// separate pass.
+	if decode {
+		for k := range members {
+			m := &members[k]
+			if !m.escaped {
+				continue
+			}
+			key, err := decodeString(body[m.keyStart:m.keyEnd])
+			if err != nil {
+				return fmt.Errorf("jsonpeek: decoding key at offset %d: %w", m.keyStart, err)
+			}
+			m.key = key
+		}
+	}
+	o.body, o.open, o.members = body, open, members
 	return nil
 }
 
@@ -137,76 +182,4 @@ func decodeString(raw []byte) (string, error) {
 // allocated once for typical request bodies.
 func countHint(body []byte) int {
 	return min(16, len(body)/8+1)
-}
-
-// The scanning helpers below run only on input that json.Valid accepted, so
-// they do not check the grammar again.
-
-// skipSpace returns the offset of the first non-whitespace byte at or after i.
-func skipSpace(b []byte, i int) int {
-	for i < len(b) {
-		switch b[i] {
-		case ' ', '\t', '\n', '\r':
-			i++
-		default:
-			return i
-		}
-	}
-	return i
-}
-
-// skipString returns the offset just past the string that starts at b[i].
-func skipString(b []byte, i int) int {
-	i++
-	for {
-		q := bytes.IndexByte(b[i:], '"')
-		if q < 0 {
-			return len(b) // unreachable for valid input
-		}
-		i += q
-		// The quote is escaped if an odd number of backslashes precede it.
-		n := 0
-		for j := i - 1; b[j] == '\\'; j-- {
-			n++
-		}
-		i++
-		if n%2 == 0 {
-			return i
-		}
-	}
-}
-
-// skipValue returns the offset just past the value that starts at b[i].
-func skipValue(b []byte, i int) int {
-	switch b[i] {
-	case '"':
-		return skipString(b, i)
-	case '{', '[':
-		depth := 0
-		for i < len(b) {
-			switch b[i] {
-			case '"':
-				i = skipString(b, i)
-				continue
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return i + 1
-				}
-			}
-			i++
-		}
-		return i
-	default: // number, true, false or null
-		for i < len(b) {
-			switch b[i] {
-			case ',', '}', ']', ' ', '\t', '\n', '\r':
-				return i
-			}
-			i++
-		}
-		return i
-	}
 }

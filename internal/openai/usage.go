@@ -1,5 +1,7 @@
 package openai
 
+import "github.com/tollgate/tollgate/internal/jsonpeek"
+
 // Usage is the token accounting of a chat or legacy completion.
 // PromptTokens includes cached tokens and CompletionTokens includes
 // reasoning tokens. The detail objects are nil when the upstream did not
@@ -30,4 +32,50 @@ type CompletionTokensDetails struct {
 type EmbeddingUsage struct {
 	PromptTokens int64 `json:"prompt_tokens"`
 	TotalTokens  int64 `json:"total_tokens"`
+}
+
+// UsageCounts is what a request log keeps of a Usage: the three totals and
+// the cached prompt tokens.
+type UsageCounts struct {
+	PromptTokens, CompletionTokens, TotalTokens, CachedTokens int64
+}
+
+// PeekUsage reads the counts of a usage object from its raw JSON without
+// decoding the rest, for the one chunk per stream that carries it. ok is
+// false if raw is not a JSON object or a count present in it is not an
+// integer; absent and null counts are zero. Unlike encoding/json it
+// matches member names exactly and ignores the detail objects it does not
+// read.
+func PeekUsage(raw []byte) (c UsageCounts, ok bool) {
+	var o jsonpeek.Object
+	if jsonpeek.ParseInto(&o, raw) != nil {
+		return UsageCounts{}, false
+	}
+	for _, f := range [...]struct {
+		key string
+		dst *int64
+	}{
+		{"prompt_tokens", &c.PromptTokens},
+		{"completion_tokens", &c.CompletionTokens},
+		{"total_tokens", &c.TotalTokens},
+	} {
+		n, _, err := o.Int(f.key)
+		if err != nil {
+			return UsageCounts{}, false
+		}
+		*f.dst = n
+	}
+	details, present := o.Raw("prompt_tokens_details")
+	if !present || string(details) == "null" {
+		return c, true
+	}
+	if jsonpeek.ParseInto(&o, details) != nil {
+		return UsageCounts{}, false
+	}
+	n, _, err := o.Int("cached_tokens")
+	if err != nil {
+		return UsageCounts{}, false
+	}
+	c.CachedTokens = n
+	return c, true
 }

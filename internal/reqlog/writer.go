@@ -26,8 +26,8 @@ type Sink interface {
 
 // Defaults used for zero Options fields.
 const (
-	// DefaultQueueSize is the queue capacity used when Options.QueueSize
-	// is not positive.
+	// DefaultQueueSize is the most rows waiting to be written when
+	// Options.QueueSize is not positive.
 	DefaultQueueSize = 16384
 	// DefaultBatchSize is the batch size used when Options.BatchSize is
 	// not positive.
@@ -56,10 +56,12 @@ var ErrRowsLost = errors.New("reqlog: rows lost")
 type Options struct {
 	// QueueSize is how many rows may wait for the background writer; Log
 	// drops rows beyond it. Zero or negative means DefaultQueueSize. The
-	// queue is allocated up front.
+	// queue's memory grows with the rows waiting, a batch at a time, and
+	// is returned once a backlog has been written.
 	QueueSize int
 	// BatchSize is the most rows inserted in one transaction. Zero or
-	// negative means DefaultBatchSize.
+	// negative means DefaultBatchSize; more than QueueSize means
+	// QueueSize.
 	BatchSize int
 	// FlushInterval is the longest a row waits for its batch to fill
 	// before it is written anyway. Zero or negative means
@@ -104,15 +106,34 @@ const (
 // Writer queues request log rows and writes them in batches from one
 // background goroutine. It is safe for concurrent use. Every row passed to
 // Log is eventually counted exactly once in Written or Dropped.
+//
+// Log fills batch-sized buffers under a mutex and wakes the goroutine
+// only when one is full; the goroutine writes each buffer as one batch and
+// hands it back for reuse. Buffers are taken as rows arrive and only a few
+// are kept once written, so the queue's memory follows the rows waiting
+// rather than QueueSize.
 type Writer struct {
 	sink      Sink
-	batchSize int
+	batchSize int // at most queueSize, so a full batch can always wait
+	queueSize int
 	interval  time.Duration
 	log       *slog.Logger
 
-	mu     sync.RWMutex // guards closed against the close of queue
-	closed bool
-	queue  chan store.RequestLog
+	mu        sync.Mutex
+	closed    bool
+	queued    int                  // rows logged and not yet given to the sink
+	filling   []store.RequestLog   // the batch Log appends to; nil until a row comes
+	full      [][]store.RequestLog // filled batches, oldest first
+	free      [][]store.RequestLog // written batches kept for reuse
+	lowFree   int                  // fewest buffers in free since the last trimFree
+	closeBase uint64               // sinkDropped when Close began
+
+	// taken holds the batches the background goroutine is writing. Only
+	// that goroutine uses it.
+	taken [][]store.RequestLog
+
+	wake chan struct{} // 1-buffered: a full batch is waiting
+	stop chan struct{} // closed by the first Close
 
 	pruner     Pruner // nil: no retention
 	retention  time.Duration
@@ -125,14 +146,47 @@ type Writer struct {
 
 	written     atomic.Uint64
 	dropped     atomic.Uint64
-	sinkDropped atomic.Uint64 // rows dropped after being dequeued
+	sinkDropped atomic.Uint64 // rows dropped after being taken from the queue
 	pruned      atomic.Uint64 // rows deleted by retention
-	closeBase   uint64        // sinkDropped when Close began; guarded by mu
 }
 
 // NewWriter returns a Writer sending rows to sink and starts its
 // background goroutine. Call Close to stop it.
 func NewWriter(sink Sink, opts Options) *Writer {
+	w, ctx := newWriter(sink, opts)
+	go w.run(ctx)
+	return w
+}
+
+// newWriter returns a Writer without starting its background goroutine,
+// and the context to run it with.
+func newWriter(sink Sink, opts Options) (*Writer, context.Context) {
+	opts = withDefaults(opts)
+	ctx, cancel := context.WithCancel(context.Background())
+	w := &Writer{
+		sink:      sink,
+		batchSize: min(opts.BatchSize, opts.QueueSize),
+		queueSize: opts.QueueSize,
+		interval:  opts.FlushInterval,
+		log:       opts.Logger,
+		wake:      make(chan struct{}, 1),
+		stop:      make(chan struct{}),
+		abort:     cancel,
+		done:      make(chan struct{}),
+
+		retention:  opts.Retention,
+		pruneEvery: opts.PruneInterval,
+		pruneBatch: opts.PruneBatch,
+		now:        opts.Now,
+	}
+	if p, ok := sink.(Pruner); ok && opts.Retention > 0 {
+		w.pruner = p
+	}
+	return w, ctx
+}
+
+// withDefaults returns opts with zero fields set to their defaults.
+func withDefaults(opts Options) Options {
 	if opts.QueueSize <= 0 {
 		opts.QueueSize = DefaultQueueSize
 	}
@@ -154,46 +208,43 @@ func NewWriter(sink Sink, opts Options) *Writer {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	w := &Writer{
-		sink:      sink,
-		batchSize: opts.BatchSize,
-		interval:  opts.FlushInterval,
-		log:       opts.Logger,
-		queue:     make(chan store.RequestLog, opts.QueueSize),
-		abort:     cancel,
-		done:      make(chan struct{}),
-
-		retention:  opts.Retention,
-		pruneEvery: opts.PruneInterval,
-		pruneBatch: opts.PruneBatch,
-		now:        opts.Now,
-	}
-	if p, ok := sink.(Pruner); ok && opts.Retention > 0 {
-		w.pruner = p
-	}
-	go w.run(ctx)
-	return w
+	return opts
 }
 
-// Log queues row for writing. It never blocks and does not allocate: if
-// the queue is full, or the Writer is closed, the row is dropped, counted
-// in Dropped, and Log returns false.
+// Log queues row for writing. It never waits for I/O and, once the
+// Writer holds buffers for the load, does not allocate: if QueueSize
+// rows are already waiting, or the Writer is closed, the row is dropped,
+// counted in Dropped, and Log returns false.
 func (w *Writer) Log(row store.RequestLog) bool {
-	w.mu.RLock()
-	if w.closed {
-		w.mu.RUnlock()
+	w.mu.Lock()
+	if w.closed || w.queued >= w.queueSize {
+		w.mu.Unlock()
 		w.dropped.Add(1)
 		return false
 	}
+	w.queued++
+	if w.filling == nil {
+		w.filling = w.newBatch()
+	}
+	w.filling = append(w.filling, row)
+	full := len(w.filling) == w.batchSize
+	if full {
+		w.full = append(w.full, w.filling)
+		w.filling = nil
+	}
+	w.mu.Unlock()
+	if full {
+		w.signal()
+	}
+	return true
+}
+
+// signal wakes the background goroutine without waiting; a wake-up
+// already pending covers this one.
+func (w *Writer) signal() {
 	select {
-	case w.queue <- row:
-		w.mu.RUnlock()
-		return true
+	case w.wake <- struct{}{}:
 	default:
-		w.mu.RUnlock()
-		w.dropped.Add(1)
-		return false
 	}
 }
 
@@ -210,7 +261,7 @@ func (w *Writer) Close(ctx context.Context) error {
 	if first {
 		w.closed = true
 		w.closeBase = w.sinkDropped.Load()
-		close(w.queue)
+		close(w.stop)
 	}
 	base := w.closeBase
 	w.mu.Unlock()
@@ -243,17 +294,23 @@ func (w *Writer) Dropped() uint64 { return w.dropped.Load() }
 // Written returns the number of rows the sink has accepted so far.
 func (w *Writer) Written() uint64 { return w.written.Load() }
 
-// Depth returns the number of rows waiting in the queue.
-func (w *Writer) Depth() int { return len(w.queue) }
+// Depth returns the number of rows waiting to be written: queued by Log
+// and not yet handed to the sink. A batch the sink is writing is not
+// counted.
+func (w *Writer) Depth() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.queued
+}
 
-// run is the background goroutine: it batches queued rows and flushes a
-// batch when it is full, when FlushInterval passes, and when the queue is
-// closed and drained.
+// run is the background goroutine. It writes full batches when Log
+// reports one waiting, everything waiting when FlushInterval passes and
+// on Close, and prunes old rows between flushes. Each FlushInterval it
+// also releases buffers that went unused.
 func (w *Writer) run(ctx context.Context) {
 	defer close(w.done)
 	tick := time.NewTicker(w.interval)
 	defer tick.Stop()
-	batch := make([]store.RequestLog, 0, w.batchSize)
 	var (
 		prune  *time.Timer
 		pruneC <-chan time.Time // nil without retention: never fires
@@ -268,28 +325,15 @@ func (w *Writer) run(ctx context.Context) {
 		select {
 		case <-pruneC:
 			prune.Reset(w.prune(ctx))
-		case row, ok := <-w.queue:
-			if !ok {
-				w.flush(ctx, batch)
-				return
-			}
-			batch = append(batch, row)
-			if len(batch) >= w.batchSize {
-				w.flush(ctx, batch)
-				batch = resetBatch(batch)
-			}
+		case <-w.wake:
+			w.writeQueued(ctx, false)
 		case <-tick.C:
-			if len(batch) > 0 {
-				w.flush(ctx, batch)
-				batch = resetBatch(batch)
-			}
+			w.writeQueued(ctx, true)
+			w.trimFree()
+		case <-w.stop:
+			w.writeQueued(ctx, true)
+			w.release()
+			return
 		}
 	}
-}
-
-// resetBatch empties batch for reuse, clearing the old rows so their
-// strings can be collected.
-func resetBatch(batch []store.RequestLog) []store.RequestLog {
-	clear(batch)
-	return batch[:0]
 }

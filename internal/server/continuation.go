@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
+	"sync"
 
 	"github.com/tollgate/tollgate/internal/jsonpeek"
 	"github.com/tollgate/tollgate/internal/openai"
@@ -18,21 +19,49 @@ import (
 // buffer, so once it has grown no chunk costs an allocation. Past limit it
 // gives up and the stream can no longer be continued.
 type transcript struct {
-	buf   []byte
-	limit int
-	over  bool
+	buf    []byte
+	pooled *[]byte // where buf came from, returned by release
+	limit  int
+	over   bool
 }
+
+// Transcript buffers are reused across streams: a typical answer fits the
+// first one, and one that grew past transcriptPoolMax is left to the GC.
+const (
+	transcriptInitial = 8 << 10
+	transcriptPoolMax = 64 << 10
+)
+
+var transcriptPool = sync.Pool{New: func() any {
+	b := make([]byte, 0, transcriptInitial)
+	return &b
+}}
 
 func (t *transcript) add(data []byte) {
 	if t.limit <= 0 || t.over {
 		return
 	}
 	if len(t.buf)+4+len(data) > t.limit {
-		t.over, t.buf = true, nil
+		t.release()
+		t.over = true
 		return
+	}
+	if t.pooled == nil {
+		t.pooled = transcriptPool.Get().(*[]byte)
+		t.buf = (*t.pooled)[:0]
 	}
 	t.buf = binary.LittleEndian.AppendUint32(t.buf, uint32(len(data)))
 	t.buf = append(t.buf, data...)
+}
+
+// release returns the buffer for reuse by another stream; the transcript
+// is empty afterwards.
+func (t *transcript) release() {
+	if t.pooled != nil && cap(t.buf) <= transcriptPoolMax {
+		*t.pooled = t.buf[:0]
+		transcriptPool.Put(t.pooled)
+	}
+	t.buf, t.pooled = nil, nil
 }
 
 // usable reports whether the transcript holds everything that was sent.

@@ -88,15 +88,17 @@ func (s *Server) withRequestID(next http.Handler) http.Handler {
 	})
 }
 
-// newRequestID returns "req_" and 24 random hex digits.
+// newRequestID returns "req_" and 24 hex digits: the time in unix
+// milliseconds (12 digits) and 48 random bits. IDs made later sort later,
+// so the request log's index on request_id grows at its end instead of
+// touching a random page for every row, and an ID tells roughly when the
+// request came.
 func newRequestID() string {
 	var b [12]byte
-	u1, u2 := rand.Uint64(), rand.Uint32()
-	for i := range 8 {
-		b[i] = byte(u1 >> (8 * i))
-	}
-	for i := range 4 {
-		b[8+i] = byte(u2 >> (8 * i))
+	ms, r := uint64(time.Now().UnixMilli()), rand.Uint64()
+	for i := range 6 {
+		b[i] = byte(ms >> (8 * (5 - i)))
+		b[6+i] = byte(r >> (8 * i))
 	}
 	return "req_" + hex.EncodeToString(b[:])
 }

@@ -1,8 +1,10 @@
 package server
 
 import (
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestValidRequestID(t *testing.T) {
@@ -45,5 +47,23 @@ func TestNewRequestIDIsValidAndFresh(t *testing.T) {
 			t.Fatalf("newRequestID() repeated %q", id)
 		}
 		seen[id] = true
+	}
+}
+
+func TestNewRequestIDSortsByTime(t *testing.T) {
+	before := time.Now().UnixMilli()
+	id := newRequestID()
+	after := time.Now().UnixMilli()
+	ms, err := strconv.ParseInt(id[len("req_"):len("req_")+12], 16, 64)
+	if err != nil || ms < before || ms > after {
+		t.Fatalf("newRequestID() = %q: time part %d (%v), want between %d and %d", id, ms, err, before, after)
+	}
+	prev := id
+	for range 1000 {
+		next := newRequestID()
+		if next[:len("req_")+12] < prev[:len("req_")+12] {
+			t.Fatalf("newRequestID() = %q after %q: the time part went back", next, prev)
+		}
+		prev = next
 	}
 }

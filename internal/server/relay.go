@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -281,14 +280,12 @@ func captureUsage(rec *record, obj jsonpeek.Object) bool {
 	if !ok || isNull(raw) {
 		return false
 	}
-	var u openai.Usage
-	if json.Unmarshal(raw, &u) != nil {
+	u, ok := openai.PeekUsage(raw)
+	if !ok {
 		return false
 	}
 	rec.row.PromptTokens, rec.row.CompletionTokens, rec.row.TotalTokens = u.PromptTokens, u.CompletionTokens, u.TotalTokens
-	if u.PromptTokensDetails != nil {
-		rec.row.CachedTokens = u.PromptTokensDetails.CachedTokens
-	}
+	rec.row.CachedTokens = u.CachedTokens
 	return true
 }
 

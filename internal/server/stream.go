@@ -75,6 +75,7 @@ func (s *Server) relayStream(ctx context.Context, w http.ResponseWriter, r *http
 	sr.script.limit = s.continuationLimit(rr)
 	sr.startKeepAlive()
 	defer sr.stopKeepAlive()
+	defer sr.script.release()
 	for {
 		if sr.content && !sr.canContinue() {
 			sr.fail(ctx, sr.origErr)
@@ -209,8 +210,10 @@ func (sr *streamRelay) filter(a router.Attempt, data []byte) ([]byte, bool, erro
 		return nil, false, &provider.Error{Kind: provider.KindStreamError, Phase: provider.PhaseIdle, Channel: a.Target.Channel,
 			Message: streamErrorMessage(raw)}
 	}
-	if served, ok, _ := obj.String("model"); ok && sr.rec.row.ModelServed == "" {
-		sr.rec.row.ModelServed = clip(served, 200)
+	if sr.rec.row.ModelServed == "" {
+		if served, ok, _ := obj.String("model"); ok {
+			sr.rec.row.ModelServed = clip(served, 200)
+		}
 	}
 	if !sr.finished {
 		if reason := openai.FinishReason(data); reason != "" {

@@ -14,7 +14,10 @@ const DefaultMaxEventBytes = 16 << 20
 
 // readBufferSize is the size of the Reader's bufio buffer. Lines that fit in
 // it are parsed in place; longer ones are accumulated in a separate buffer.
-const readBufferSize = 32 << 10
+// It is allocated for every stream, so it is kept small: an upstream's
+// HTTP/1.1 body arrives through the transport's own 4 KiB buffer anyway,
+// and a chat chunk is a few hundred bytes.
+const readBufferSize = 8 << 10
 
 // ErrEventTooLarge is returned by [Reader.Next] when one line, or the data of
 // one event, is longer than the reader's MaxEventBytes.
