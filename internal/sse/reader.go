@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 )
 
 // DefaultMaxEventBytes is the limit a [Reader] applies when
@@ -81,10 +82,33 @@ func NewReader(r io.Reader, opts ReaderOptions) *Reader {
 	if maxBytes <= 0 {
 		maxBytes = DefaultMaxEventBytes
 	}
+	br := bufferPool.Get().(*bufio.Reader)
+	br.Reset(r)
 	return &Reader{
-		br:  bufio.NewReaderSize(r, readBufferSize),
+		br:  br,
 		max: maxBytes,
 		bom: true,
+	}
+}
+
+// bufferPool holds the read buffers of released Readers, so a relay that
+// opens a stream per request does not allocate one per request.
+var bufferPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, readBufferSize) }}
+
+// Release gives the Reader's buffer back for reuse by other Readers. It is
+// for a caller that is done with the stream (it saw the end marker, or it
+// is abandoning the stream) and is called from the goroutine that calls
+// Next: the data of the last event returned is no longer valid, and Next
+// returns io.EOF from then on. Calling it again does nothing.
+func (r *Reader) Release() {
+	if r.br == nil {
+		return
+	}
+	r.br.Reset(nil)
+	bufferPool.Put(r.br)
+	r.br, r.rest, r.long = nil, nil, nil
+	if r.err == nil {
+		r.err = io.EOF
 	}
 }
 

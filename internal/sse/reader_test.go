@@ -218,3 +218,38 @@ func TestReaderSteadyStateAllocations(t *testing.T) {
 		t.Errorf("Next allocates %v times per event in the steady state, want 0", allocs)
 	}
 }
+
+func TestReleaseEndsTheReaderAndRecyclesItsBuffer(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+	}{
+		{name: "after the last event", in: "data: a\n\ndata: [DONE]\n\n"},
+		{name: "with input left", in: "data: a\n\ndata: b\n\ndata: c\n\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := NewReader(strings.NewReader(tt.in), ReaderOptions{})
+			if ev, err := r.Next(); err != nil || string(ev.Data) != "a" {
+				t.Fatalf("Next() = %q, %v; want a", ev.Data, err)
+			}
+			r.Release()
+			r.Release() // a second call does nothing
+			if ev, err := r.Next(); !errors.Is(err, io.EOF) {
+				t.Fatalf("Next() after Release = %q, %v; want io.EOF", ev.Data, err)
+			}
+			if r.Pending() {
+				t.Fatal("Pending() after Release = true")
+			}
+			// A Reader made afterwards, likely on the recycled buffer,
+			// starts from a clean state.
+			r2 := NewReader(strings.NewReader("data: x\n\n"), ReaderOptions{})
+			if ev, err := r2.Next(); err != nil || string(ev.Data) != "x" {
+				t.Fatalf("new Reader: Next() = %q, %v; want x", ev.Data, err)
+			}
+			if _, err := r2.Next(); !errors.Is(err, io.EOF) {
+				t.Fatalf("new Reader: second Next() error = %v, want io.EOF", err)
+			}
+		})
+	}
+}

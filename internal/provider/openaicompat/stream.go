@@ -58,6 +58,7 @@ func (s *stream) Next(ctx context.Context) (provider.Event, error) {
 		if sse.IsDone(ev.Data) {
 			s.done = true
 			s.timer.Disarm()
+			s.reader.Release() // nothing is read after the end marker
 			return provider.Event{}, io.EOF
 		}
 		if ev.Name == "error" {
