@@ -68,6 +68,7 @@ func (s *stream) Next(ctx context.Context) (provider.Event, error) {
 			s.done = true
 			s.timer.Disarm()
 			if chunk == nil {
+				s.reader.Release() // nothing is read after message_stop
 				return provider.Event{}, io.EOF
 			}
 		}

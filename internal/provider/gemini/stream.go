@@ -324,6 +324,7 @@ func (s *stream) Next(ctx context.Context) (provider.Event, error) {
 			if errors.Is(err, io.EOF) && s.tr.complete() && !s.timer.TimedOut() {
 				s.done = true
 				s.timer.Disarm()
+				s.reader.Release() // the stream ended; the usage chunk is the translator's own
 				if u := s.tr.end(); u != nil {
 					return provider.Event{Data: u}, nil
 				}
