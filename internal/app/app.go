@@ -155,7 +155,7 @@ func (a *App) build(ctx context.Context, cfg config.Config, opts Options) error 
 		a.registry = reg
 		mh = metrics.Handler(reg)
 	}
-	tracer, err := a.buildTracing(ctx, cfg.Tracing, opts.Version, opts.TraceExporter)
+	tracer, err := a.buildTracing(cfg.Tracing, opts.Version, opts.TraceExporter)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,8 @@ package app_test
 
 import (
 	"context"
+	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -152,4 +154,84 @@ func newTracedGateway(t *testing.T, cfg string, exp *tracetest.InMemoryExporter)
 	})
 	g.key = g.newKey(t, store.Key{})
 	return g
+}
+
+// TestTracingExportsOTLPJSON runs the real exporter: with tracing on and
+// the endpoint set to an httptest collector, closing the app flushes the
+// batched spans there as OTLP JSON, with the service name and the
+// request span.
+func TestTracingExportsOTLPJSON(t *testing.T) {
+	t.Parallel()
+	bodies := make(chan []byte, 16)
+	coll := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			t.Errorf("collector reading the body: %v", err)
+		}
+		if r.URL.Path != "/v1/traces" || r.Header.Get("Content-Type") != "application/json" {
+			t.Errorf("collector got %s with Content-Type %q", r.URL.Path, r.Header.Get("Content-Type"))
+		}
+		bodies <- body
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, "{}")
+	}))
+	t.Cleanup(coll.Close)
+	cfg := strings.Replace(tracingConfig, "{enabled: %s, service_name: tollgate-test}",
+		`{enabled: true, service_name: tollgate-test, endpoint: "`+coll.URL+`"}`, 1)
+	g := newGateway(t, cfg)
+	resp, _ := g.do(t, http.MethodPost, "/v1/chat/completions", chatBody("flaky", "trace me", ""), nil)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	g.srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := g.app.Close(ctx); err != nil {
+		t.Fatalf("closing the app: %v", err)
+	}
+	close(bodies)
+	names := map[string]int{}
+	service := ""
+	for body := range bodies {
+		var req struct {
+			ResourceSpans []struct {
+				Resource struct {
+					Attributes []struct {
+						Key   string
+						Value struct{ StringValue string }
+					}
+				}
+				ScopeSpans []struct {
+					Scope struct{ Name string }
+					Spans []struct {
+						TraceID, SpanID, Name string
+					}
+				}
+			}
+		}
+		if err := json.Unmarshal(body, &req); err != nil {
+			t.Fatalf("collector body %s: %v", body, err)
+		}
+		for _, rs := range req.ResourceSpans {
+			for _, kv := range rs.Resource.Attributes {
+				if kv.Key == "service.name" {
+					service = kv.Value.StringValue
+				}
+			}
+			for _, ss := range rs.ScopeSpans {
+				for _, s := range ss.Spans {
+					if len(s.TraceID) != 32 || len(s.SpanID) != 16 {
+						t.Errorf("span %s ids %q %q are not hex", s.Name, s.TraceID, s.SpanID)
+					}
+					names[s.Name]++
+				}
+			}
+		}
+	}
+	if service != "tollgate-test" {
+		t.Errorf("service.name %q, want tollgate-test", service)
+	}
+	if names["tollgate.request"] != 1 || names["tollgate.attempt"] != 2 {
+		t.Errorf("spans exported %v, want one request and two attempts", names)
+	}
 }

@@ -5,17 +5,21 @@ import (
 	"strings"
 )
 
-// Tracing configures OpenTelemetry traces exported over OTLP/HTTP: one
-// span per client request and one child span per upstream attempt. Spans
-// carry request ids, model and channel names, statuses and failure
-// classes, never keys or bodies. Off by default.
+// Tracing configures OpenTelemetry traces exported over OTLP/HTTP in the
+// OTLP JSON encoding, which every OTLP/HTTP collector accepts: one span
+// per client request and one child span per upstream attempt. Spans carry
+// request ids, model and channel names, statuses and failure classes,
+// never keys or bodies. The standard variables OTEL_EXPORTER_OTLP_HEADERS,
+// _TIMEOUT and _COMPRESSION (and their OTEL_EXPORTER_OTLP_TRACES_ forms)
+// apply. Off by default.
 type Tracing struct {
 	// Enabled turns tracing on. Default false.
 	Enabled bool `yaml:"enabled"`
 	// Endpoint is the collector's OTLP/HTTP URL, e.g.
 	// http://otel-collector:4318 (the path /v1/traces is added when the
-	// URL has none). Empty uses the OTEL_EXPORTER_OTLP_ENDPOINT
-	// environment variables, else http://localhost:4318.
+	// URL has none). Empty uses OTEL_EXPORTER_OTLP_TRACES_ENDPOINT as it
+	// is, else OTEL_EXPORTER_OTLP_ENDPOINT with /v1/traces added, else
+	// http://localhost:4318/v1/traces.
 	Endpoint string `yaml:"endpoint"`
 	// ServiceName is the service.name resource attribute. Default
 	// "tollgate".
