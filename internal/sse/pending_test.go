@@ -1,6 +1,7 @@
 package sse
 
 import (
+	"bytes"
 	"io"
 	"strings"
 	"testing"
@@ -39,4 +40,32 @@ func TestPending(t *testing.T) {
 			}
 		})
 	}
+}
+
+// blankLineReference is the plain definition of blankLine: the earliest of
+// the three forms of an empty line, each searched in the whole input.
+func blankLineReference(b []byte) int {
+	end := -1
+	for _, sep := range []string{"\n\n", "\r\n\r\n", "\r\r"} {
+		if i := bytes.Index(b, []byte(sep)); i >= 0 && (end < 0 || i < end) {
+			end = i
+		}
+	}
+	return end
+}
+
+// FuzzBlankLine checks that blankLine, which limits its CR searches to
+// the part before the first LF form, finds what the plain definition does.
+func FuzzBlankLine(f *testing.F) {
+	for _, s := range []string{
+		"data: a\n\ndata: b\n\n", "data: a\r\n\r\ndata: b\n\n", "data: a\r\rx\n\n",
+		"data: a\r\n\n", "\n\r\n\r\n", "\r\n\r\n\n\n", "x\r\r\n\n", "data: a\n", "",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if got, want := blankLine(b), blankLineReference(b); got != want {
+			t.Fatalf("blankLine(%q) = %d, want %d", b, got, want)
+		}
+	})
 }

@@ -327,11 +327,19 @@ func (r *Reader) Pending() bool {
 }
 
 // blankLine returns the index of the first empty line in b (the end of an
-// event), or -1.
+// event), or -1. It is called for every event while events arrive in a
+// burst, so it looks for the LF form first and searches for the CR forms
+// only before it: the cost is that of the first event, not of everything
+// buffered.
 func blankLine(b []byte) int {
-	end := -1
-	for _, sep := range [...]string{"\n\n", "\r\n\r\n", "\r\r"} {
-		if i := bytes.Index(b, []byte(sep)); i >= 0 && (end < 0 || i < end) {
+	end := bytes.Index(b, []byte("\n\n"))
+	head := b
+	if end >= 0 {
+		// A CR form that starts before end lies within b[:end+2].
+		head = b[:min(len(b), end+2)]
+	}
+	for _, sep := range [...]string{"\r\n\r\n", "\r\r"} {
+		if i := bytes.Index(head, []byte(sep)); i >= 0 && (end < 0 || i < end) {
 			end = i
 		}
 	}
