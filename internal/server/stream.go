@@ -47,6 +47,7 @@ type streamRelay struct {
 	stopped   bool // no more keep-alives
 	keepAlive *time.Timer
 	interval  time.Duration
+	lastSent  time.Time // when an event last went out (keep-alive timing)
 
 	held      [][]byte        // pre-content chunks of the current attempt
 	unflushed bool            // events were written but not flushed yet
@@ -404,6 +405,12 @@ func (sr *streamRelay) tick() {
 	if sr.stopped {
 		return
 	}
+	if idle := time.Since(sr.lastSent); !sr.lastSent.IsZero() && idle < sr.interval {
+		// Something went out since the timer was armed: wait for the
+		// rest of the interval after it.
+		sr.keepAlive.Reset(sr.interval - idle)
+		return
+	}
 	if !sr.committed {
 		sr.commitLocked(nil)
 	}
@@ -414,9 +421,12 @@ func (sr *streamRelay) tick() {
 	sr.keepAlive.Reset(sr.interval)
 }
 
+// resetKeepAliveLocked restarts the keep-alive interval after an event.
+// It only notes the time: the timer re-arms itself when it fires, so an
+// event costs a clock read instead of a timer update.
 func (sr *streamRelay) resetKeepAliveLocked() {
-	if sr.keepAlive != nil && !sr.stopped {
-		sr.keepAlive.Reset(sr.interval)
+	if sr.keepAlive != nil {
+		sr.lastSent = time.Now()
 	}
 }
 

@@ -32,6 +32,7 @@ func TestEveryConnectionGetsPragmas(t *testing.T) {
 		{"busy_timeout", "5000"},
 		{"foreign_keys", "1"},
 		{"synchronous", "1"}, // NORMAL
+		{"temp_store", "2"},  // MEMORY
 	}
 	for i, c := range conns {
 		for _, tt := range tests {

@@ -4,8 +4,10 @@
 // Storage conventions: times are INTEGER unix nanoseconds in UTC, with NULL
 // for a zero time (so representable times run from 1677 to 2262); durations
 // are INTEGER microseconds; model lists are JSON text. Every connection runs
-// with journal_mode=WAL, busy_timeout=5000 ms, foreign_keys=ON and
-// synchronous=NORMAL, and every read-write transaction starts with BEGIN
+// with journal_mode=WAL, busy_timeout=5000 ms, foreign_keys=ON,
+// synchronous=NORMAL and temp_store=MEMORY (the statement journal of the
+// request log's multi-row inserts stays in memory instead of a temporary
+// file written page by page), and every read-write transaction starts with BEGIN
 // IMMEDIATE, so several processes (the server and the keys CLI, say) can
 // share one database file safely.
 package sqlite
@@ -49,7 +51,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, errors.New("sqlite: open: empty path")
 	}
 	params := url.Values{}
-	for _, p := range []string{"busy_timeout(5000)", "journal_mode(WAL)", "foreign_keys(ON)", "synchronous(NORMAL)"} {
+	for _, p := range []string{"busy_timeout(5000)", "journal_mode(WAL)", "foreign_keys(ON)", "synchronous(NORMAL)", "temp_store(MEMORY)"} {
 		params.Add("_pragma", p)
 	}
 	params.Set("_txlock", "immediate")
