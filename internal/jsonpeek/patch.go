@@ -100,7 +100,7 @@ func (o Object) AppendPatch(dst []byte, edits ...Edit) []byte {
 		if written > 0 {
 			out = append(out, ',')
 		}
-		out = appendQuote(out, e.Key)
+		out = AppendString(out, e.Key)
 		out = append(out, ':')
 		out = append(out, rawOrNull(e.Value)...)
 		written++
@@ -136,13 +136,16 @@ func quotedLenBound(s string) int { return 6*len(s) + 2 }
 // encoding/json it replaces invalid UTF-8 with U+FFFD and escapes U+2028 and
 // U+2029, but it leaves <, > and & as they are.
 func Quote(s string) []byte {
-	return appendQuote(make([]byte, 0, len(s)+2), s)
+	return AppendString(make([]byte, 0, len(s)+2), s)
 }
 
 const hexDigits = "0123456789abcdef"
 
-// appendQuote appends s encoded as a JSON string to dst.
-func appendQuote(dst []byte, s string) []byte {
+// AppendString appends s encoded as a JSON string to dst. Quotes,
+// backslashes and control characters are escaped, and so are U+2028 and
+// U+2029, which some JavaScript parsers reject; invalid UTF-8 becomes
+// U+FFFD. Unlike encoding/json it does not escape <, > and &.
+func AppendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0 // s[start:i] is pending, to be copied unchanged
 	for i := 0; i < len(s); {

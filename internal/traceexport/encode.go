@@ -6,7 +6,6 @@ import (
 	"math"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -14,6 +13,8 @@ import (
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/tollgate/tollgate/internal/jsonpeek"
 )
 
 // The encoding follows the protobuf JSON mapping of the OTLP
@@ -123,7 +124,7 @@ func appendResourceSpans(b []byte, g resourceGroup) []byte {
 	b = append(b, '}')
 	if u := g.res.SchemaURL(); u != "" {
 		b = append(b, `,"schemaUrl":`...)
-		b = appendString(b, u)
+		b = jsonpeek.AppendString(b, u)
 	}
 	b = append(b, `,"scopeSpans":[`...)
 	for i, sg := range g.scopes {
@@ -139,10 +140,10 @@ func appendScopeSpans(b []byte, sg scopeGroup) []byte {
 	sc := sg.scope
 	b = append(b, `{"scope":{`...)
 	b = append(b, `"name":`...)
-	b = appendString(b, sc.Name)
+	b = jsonpeek.AppendString(b, sc.Name)
 	if sc.Version != "" {
 		b = append(b, `,"version":`...)
-		b = appendString(b, sc.Version)
+		b = jsonpeek.AppendString(b, sc.Version)
 	}
 	if it := sc.Attributes.Iter(); it.Len() > 0 {
 		b = append(b, `,"attributes":[`...)
@@ -157,7 +158,7 @@ func appendScopeSpans(b []byte, sg scopeGroup) []byte {
 	b = append(b, '}')
 	if sc.SchemaURL != "" {
 		b = append(b, `,"schemaUrl":`...)
-		b = appendString(b, sc.SchemaURL)
+		b = jsonpeek.AppendString(b, sc.SchemaURL)
 	}
 	b = append(b, `,"spans":[`...)
 	for i, s := range sg.spans {
@@ -177,7 +178,7 @@ func appendSpan(b []byte, s sdktrace.ReadOnlySpan) []byte {
 		b = appendHex(append(b, `,"parentSpanId":`...), pid[:])
 	}
 	b = appendUint(append(b, `,"flags":`...), uint64(spanFlags(sc.TraceFlags(), s.Parent())))
-	b = appendString(append(b, `,"name":`...), s.Name())
+	b = jsonpeek.AppendString(append(b, `,"name":`...), s.Name())
 	if k := s.SpanKind(); k > 0 && k <= maxSpanKind {
 		b = appendUint(append(b, `,"kind":`...), uint64(k))
 	}
@@ -190,7 +191,7 @@ func appendSpan(b []byte, s sdktrace.ReadOnlySpan) []byte {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendString(append(b, `{"name":`...), e.Name)
+			b = jsonpeek.AppendString(append(b, `{"name":`...), e.Name)
 			b = appendTime(b, `,"timeUnixNano":`, e.Time)
 			b = appendAttributes(b, e.Attributes, e.DroppedAttributeCount)
 			b = append(b, '}')
@@ -223,7 +224,7 @@ func appendIDs(b []byte, sc trace.SpanContext) []byte {
 	b = appendHex(append(b, `{"traceId":`...), tid[:])
 	b = appendHex(append(b, `,"spanId":`...), sid[:])
 	if ts := sc.TraceState().String(); ts != "" {
-		b = appendString(append(b, `,"traceState":`...), ts)
+		b = jsonpeek.AppendString(append(b, `,"traceState":`...), ts)
 	}
 	return b
 }
@@ -264,7 +265,7 @@ func appendStatus(b []byte, st sdktrace.Status) []byte {
 	b = append(b, `,"status":{`...)
 	sep := ""
 	if st.Description != "" {
-		b = appendString(append(b, `"message":`...), st.Description)
+		b = jsonpeek.AppendString(append(b, `"message":`...), st.Description)
 		sep = ","
 	}
 	if code != statusUnset {
@@ -309,7 +310,7 @@ func appendTime(b []byte, field string, t time.Time) []byte {
 }
 
 func appendKeyValue(b []byte, kv attribute.KeyValue) []byte {
-	b = appendString(append(b, `{"key":`...), string(kv.Key))
+	b = jsonpeek.AppendString(append(b, `{"key":`...), string(kv.Key))
 	b = appendAnyValue(append(b, `,"value":`...), kv.Value)
 	return append(b, '}')
 }
@@ -318,7 +319,7 @@ func appendKeyValue(b []byte, kv attribute.KeyValue) []byte {
 func appendAnyValue(b []byte, v attribute.Value) []byte {
 	switch v.Type() {
 	case attribute.STRING:
-		return append(appendString(append(b, `{"stringValue":`...), v.AsString()), '}')
+		return append(jsonpeek.AppendString(append(b, `{"stringValue":`...), v.AsString()), '}')
 	case attribute.BOOL:
 		return append(strconv.AppendBool(append(b, `{"boolValue":`...), v.AsBool()), '}')
 	case attribute.INT64:
@@ -330,7 +331,7 @@ func appendAnyValue(b []byte, v attribute.Value) []byte {
 		return append(base64.StdEncoding.AppendEncode(b, v.AsByteSlice()), `"}`...)
 	case attribute.STRINGSLICE:
 		return appendArray(b, v.AsStringSlice(), func(b []byte, s string) []byte {
-			return append(appendString(append(b, `{"stringValue":`...), s), '}')
+			return append(jsonpeek.AppendString(append(b, `{"stringValue":`...), s), '}')
 		})
 	case attribute.BOOLSLICE:
 		return appendArray(b, v.AsBoolSlice(), func(b []byte, x bool) []byte {
@@ -401,55 +402,5 @@ func appendDouble(b []byte, f float64) []byte {
 func appendHex(b []byte, id []byte) []byte {
 	b = append(b, '"')
 	b = hex.AppendEncode(b, id)
-	return append(b, '"')
-}
-
-// appendString appends s as a JSON string. Quotes, backslashes and
-// control characters are escaped, and so are U+2028 and U+2029, which
-// some JavaScript parsers reject; invalid UTF-8 becomes U+FFFD.
-func appendString(b []byte, s string) []byte {
-	const hexDigits = "0123456789abcdef"
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-		case r == '\u2028' || r == '\u2029':
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-		default:
-			i += size
-			continue
-		}
-		i += size
-		start = i
-	}
-	b = append(b, s[start:]...)
 	return append(b, '"')
 }

@@ -18,6 +18,8 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/tollgate/tollgate/internal/jsonpeek"
 )
 
 // seqIDs gives spans the ids 0000000000000001, 0000000000000002, ...
@@ -305,7 +307,7 @@ func TestAppendDouble(t *testing.T) {
 	}
 }
 
-// FuzzAppendString checks that appendString always makes valid JSON that
+// FuzzAppendString checks that jsonpeek.AppendString, as the exporter uses it, always makes valid JSON that
 // decodes to what encoding/json would have encoded.
 func FuzzAppendString(f *testing.F) {
 	for _, s := range []string{
@@ -315,9 +317,9 @@ func FuzzAppendString(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		got := appendString(nil, s)
+		got := jsonpeek.AppendString(nil, s)
 		if !json.Valid(got) {
-			t.Fatalf("appendString(%q) = %s, not valid JSON", s, got)
+			t.Fatalf("AppendString(%q) = %s, not valid JSON", s, got)
 		}
 		var back, want string
 		if err := json.Unmarshal(got, &back); err != nil {
@@ -328,10 +330,10 @@ func FuzzAppendString(f *testing.F) {
 			t.Fatal(err)
 		}
 		if back != want {
-			t.Errorf("appendString(%q) decodes to %q, want %q", s, back, want)
+			t.Errorf("AppendString(%q) decodes to %q, want %q", s, back, want)
 		}
 		if strings.ContainsAny(string(got), "\n\r\u2028\u2029") {
-			t.Errorf("appendString(%q) = %s keeps a line break unescaped", s, got)
+			t.Errorf("AppendString(%q) = %s keeps a line break unescaped", s, got)
 		}
 	})
 }
