@@ -30,6 +30,7 @@ func (a *App) buildGovernance(ctx context.Context, cfg config.Config) error {
 		}
 		opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout = time.Second, cfg.Limits.Redis.Timeout, cfg.Limits.Redis.Timeout
 		opts.MaxRetries = -1 // the engine's policy decides; never retry inside the limiter call
+		useRedisLogger(a.log, opts)
 		a.redis = redis.NewClient(opts)
 		limiter = redislimit.New(a.redis, redislimit.Options{})
 	default:
