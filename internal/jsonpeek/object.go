@@ -155,6 +155,13 @@ func ParseInto(o *Object, body []byte) error {
 	return nil
 }
 
+// Reset empties o, dropping its reference to the parsed body, but keeps
+// its member list for the next ParseInto: a pooled Object parses without
+// allocating.
+func (o *Object) Reset() {
+	*o = Object{members: o.members[:0]}
+}
+
 // syntaxError describes why body is not valid JSON; it is only called on the
 // error path, where a second pass over the body costs nothing that matters.
 func syntaxError(body []byte) error {

@@ -218,3 +218,33 @@ func TestParseDoesNotAllocatePerMember(t *testing.T) {
 		t.Fatal("benchmark body has no model")
 	}
 }
+
+// TestResetKeepsMembersAndDropsBody checks that a Reset Object holds no
+// member and no body, and parses again without allocating.
+func TestResetKeepsMembersAndDropsBody(t *testing.T) {
+	var o Object
+	first := []byte(`{"a":1,"b":"x","c":[true]}`)
+	if err := ParseInto(&o, first); err != nil {
+		t.Fatal(err)
+	}
+	o.Reset()
+	if o.Len() != 0 || o.body != nil || cap(o.members) < 3 {
+		t.Fatalf("after Reset: %d members, body %q, capacity %d; want 0, none, at least 3", o.Len(), o.body, cap(o.members))
+	}
+	if _, ok := o.Raw("a"); ok {
+		t.Fatal("a Reset Object still finds a member")
+	}
+	second := []byte(`{"x":2,"y":3}`)
+	allocs := testing.AllocsPerRun(100, func() {
+		o.Reset()
+		if err := ParseInto(&o, second); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if n, ok, _ := o.Int("y"); !ok || n != 3 {
+		t.Fatalf("after Reset and ParseInto: y = %d, %v; want 3", n, ok)
+	}
+	if !raceEnabled && allocs != 0 {
+		t.Fatalf("ParseInto after Reset made %v allocations, want 0", allocs)
+	}
+}

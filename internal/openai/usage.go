@@ -1,6 +1,10 @@
 package openai
 
-import "github.com/tollgate/tollgate/internal/jsonpeek"
+import (
+	"sync"
+
+	"github.com/tollgate/tollgate/internal/jsonpeek"
+)
 
 // Usage is the token accounting of a chat or legacy completion.
 // PromptTokens includes cached tokens and CompletionTokens includes
@@ -34,6 +38,10 @@ type EmbeddingUsage struct {
 	TotalTokens  int64 `json:"total_tokens"`
 }
 
+// usageObjects are PeekUsage's scratch objects, reused so that reading
+// a usage object does not allocate.
+var usageObjects = sync.Pool{New: func() any { return new(jsonpeek.Object) }}
+
 // UsageCounts is what a request log keeps of a Usage: the three totals and
 // the cached prompt tokens.
 type UsageCounts struct {
@@ -47,29 +55,26 @@ type UsageCounts struct {
 // matches member names exactly and ignores the detail objects it does not
 // read.
 func PeekUsage(raw []byte) (c UsageCounts, ok bool) {
-	var o jsonpeek.Object
-	if jsonpeek.ParseInto(&o, raw) != nil {
+	o := usageObjects.Get().(*jsonpeek.Object)
+	defer func() {
+		o.Reset()
+		usageObjects.Put(o)
+	}()
+	if jsonpeek.ParseInto(o, raw) != nil {
 		return UsageCounts{}, false
 	}
-	for _, f := range [...]struct {
-		key string
-		dst *int64
-	}{
-		{"prompt_tokens", &c.PromptTokens},
-		{"completion_tokens", &c.CompletionTokens},
-		{"total_tokens", &c.TotalTokens},
-	} {
-		n, _, err := o.Int(f.key)
-		if err != nil {
-			return UsageCounts{}, false
-		}
-		*f.dst = n
+	var errs [3]error
+	c.PromptTokens, _, errs[0] = o.Int("prompt_tokens")
+	c.CompletionTokens, _, errs[1] = o.Int("completion_tokens")
+	c.TotalTokens, _, errs[2] = o.Int("total_tokens")
+	if errs != [3]error{} {
+		return UsageCounts{}, false
 	}
 	details, present := o.Raw("prompt_tokens_details")
 	if !present || string(details) == "null" {
 		return c, true
 	}
-	if jsonpeek.ParseInto(&o, details) != nil {
+	if jsonpeek.ParseInto(o, details) != nil {
 		return UsageCounts{}, false
 	}
 	n, _, err := o.Int("cached_tokens")

@@ -116,3 +116,19 @@ func foldedKeys(raw []byte) bool {
 	}
 	return false
 }
+
+// TestPeekUsageReusesItsScratch checks that reading a usage object does
+// not allocate once PeekUsage's scratch object exists (the race detector
+// empties sync.Pools at random, so the count is only checked without it).
+func TestPeekUsageReusesItsScratch(t *testing.T) {
+	raw := []byte(`{"prompt_tokens":100,"completion_tokens":5,"total_tokens":105,"prompt_tokens_details":{"cached_tokens":64}}`)
+	PeekUsage(raw)
+	allocs := testing.AllocsPerRun(100, func() {
+		if c, ok := PeekUsage(raw); !ok || c.CachedTokens != 64 {
+			t.Fatalf("PeekUsage = %+v, %v", c, ok)
+		}
+	})
+	if !raceEnabled && allocs != 0 {
+		t.Fatalf("PeekUsage made %v allocations per call, want 0", allocs)
+	}
+}

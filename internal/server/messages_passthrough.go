@@ -183,7 +183,7 @@ func (sr *streamRelay) forwardRaw(ctx context.Context, a router.Attempt, st prov
 // that is not JSON, which is skipped and logged: garbage never reaches
 // the client.
 func (sr *streamRelay) noteRaw(a router.Attempt, ev provider.Event) (content, stop, ok bool) {
-	obj := &sr.obj
+	obj := sr.obj
 	if err := jsonpeek.ParseInto(obj, ev.Data); err != nil {
 		sr.s.log.Warn("skipping malformed upstream stream event", "request_id", sr.rec.row.RequestID, "key_id", sr.rec.row.KeyID,
 			"model", sr.rec.row.ModelRequested, "channel", a.Target.Channel, "attempt", a.N, "error", err)

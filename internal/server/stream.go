@@ -49,12 +49,12 @@ type streamRelay struct {
 	interval  time.Duration
 	lastSent  time.Time // when an event last went out (keep-alive timing)
 
-	held      [][]byte        // pre-content chunks of the current attempt
-	unflushed bool            // events were written but not flushed yet
-	obj       jsonpeek.Object // reused to parse each chunk
-	patched   []byte          // reused for chunks with fields removed
-	content   bool            // content reached the client
-	finished  bool            // the current attempt sent a finish_reason
+	held      [][]byte         // pre-content chunks of the current attempt
+	unflushed bool             // events were written but not flushed yet
+	obj       *jsonpeek.Object // reused to parse each chunk; from chunkObjects
+	patched   []byte           // reused for chunks with fields removed
+	content   bool             // content reached the client
+	finished  bool             // the current attempt sent a finish_reason
 	script    transcript
 	origErr   error // the first failure after content was sent
 	cont      *continuation
@@ -65,6 +65,10 @@ type streamRelay struct {
 	// (messages_passthrough.go).
 	raw rawState
 }
+
+// chunkObjects are the stream relays' chunk parsers, reused across
+// requests so that parsing a stream's chunks does not allocate.
+var chunkObjects = sync.Pool{New: func() any { return new(jsonpeek.Object) }}
 
 // relayStream serves a streaming request through the attempts its plan
 // allows. A failure before content is retried transparently; a failure
@@ -77,6 +81,11 @@ func (s *Server) relayStream(ctx context.Context, w http.ResponseWriter, r *http
 	sr.startKeepAlive()
 	defer sr.stopKeepAlive()
 	defer sr.script.release()
+	sr.obj = chunkObjects.Get().(*jsonpeek.Object)
+	defer func() {
+		sr.obj.Reset()
+		chunkObjects.Put(sr.obj)
+	}()
 	for {
 		if sr.content && !sr.canContinue() {
 			sr.fail(ctx, sr.origErr)
@@ -201,7 +210,7 @@ func (sr *streamRelay) forward(ctx context.Context, a router.Attempt, st provide
 // strips the usage tollgate asked for on the client's behalf. A malformed
 // chunk is skipped and logged: garbage never reaches the client.
 func (sr *streamRelay) filter(a router.Attempt, data []byte) ([]byte, bool, error) {
-	obj := &sr.obj
+	obj := sr.obj
 	if err := jsonpeek.ParseInto(obj, data); err != nil {
 		sr.s.log.Warn("skipping malformed upstream stream event", "request_id", sr.rec.row.RequestID, "key_id", sr.rec.row.KeyID,
 			"model", sr.rec.row.ModelRequested, "channel", a.Target.Channel, "attempt", a.N, "error", err)
