@@ -369,6 +369,7 @@ func buildAdapters(cfg config.Config, version string) (map[string]provider.Adapt
 		case config.ProviderGemini:
 			opts.Client = &http.Client{Transport: provider.NewTransport(provider.TransportOptions{
 				ConnectTimeout: t.Connect, MaxIdleConnsPerHost: cfg.Upstream.MaxIdleConnsPerHost,
+				StdlibOnly: cfg.Upstream.PlainHTTPClient == config.PlainHTTPStdlib,
 			})}
 			ad, err := geminiAdapter(ch, opts, ch.BaseURL)
 			if err != nil {
@@ -379,6 +380,7 @@ func buildAdapters(cfg config.Config, version string) (map[string]provider.Adapt
 		case config.ProviderAnthropic:
 			opts.Client = &http.Client{Transport: provider.NewTransport(provider.TransportOptions{
 				ConnectTimeout: t.Connect, MaxIdleConnsPerHost: cfg.Upstream.MaxIdleConnsPerHost,
+				StdlibOnly: cfg.Upstream.PlainHTTPClient == config.PlainHTTPStdlib,
 			})}
 			ad, err := anthropicAdapter(ch, opts, ch.BaseURL)
 			if err != nil {
@@ -389,6 +391,7 @@ func buildAdapters(cfg config.Config, version string) (map[string]provider.Adapt
 		case config.ProviderOpenAI:
 			opts.Client = &http.Client{Transport: provider.NewTransport(provider.TransportOptions{
 				ConnectTimeout: t.Connect, MaxIdleConnsPerHost: cfg.Upstream.MaxIdleConnsPerHost,
+				StdlibOnly: cfg.Upstream.PlainHTTPClient == config.PlainHTTPStdlib,
 			})}
 		default:
 			return nil, nil, nil, fmt.Errorf("channel %s: unknown provider %q", ch.Name, ch.Provider)

@@ -16,16 +16,20 @@ import (
 const cancelBound = 200 * time.Millisecond
 
 // TestClientCancelCancelsUpstream checks that a client abandoning a stream
-// cancels the upstream request promptly, over real TCP on both sides, and
+// cancels the upstream request promptly, over real TCP on both sides and
+// with either client for plain-HTTP upstreams, and
 // that the request is logged as 499 client_closed.
 func TestClientCancelCancelsUpstream(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name   string
 		stream bool
+		client string // upstream.plain_http_client
 	}{
-		{name: "stream", stream: true},
-		{name: "non-stream"},
+		{name: "stream", stream: true, client: "tollgate"},
+		{name: "non-stream", client: "tollgate"},
+		{name: "stream, net/http", stream: true, client: "net/http"},
+		{name: "non-stream, net/http", client: "net/http"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -47,9 +51,10 @@ func TestClientCancelCancelsUpstream(t *testing.T) {
 			t.Cleanup(upstream.Close)
 			g := newGateway(t, fmt.Sprintf(`
 database: {path: ":memory:"}
+upstream: {plain_http_client: %s}
 channels: [{name: up, provider: openai, base_url: %q}]
 models: [{name: slow, routes: [{channel: up}]}]
-`, upstream.URL+"/v1"))
+`, tt.client, upstream.URL+"/v1"))
 
 			ctx, cancel := context.WithCancel(t.Context())
 			defer cancel()

@@ -120,6 +120,12 @@ type Keys struct {
 	RefreshInterval time.Duration `yaml:"refresh_interval"`
 }
 
+// Values of Upstream.PlainHTTPClient.
+const (
+	PlainHTTPTollgate = "tollgate"
+	PlainHTTPStdlib   = "net/http"
+)
+
 // Upstream holds defaults for every channel; a channel may override them.
 type Upstream struct {
 	// Timeouts are the default per-phase timeouts.
@@ -127,6 +133,12 @@ type Upstream struct {
 	// MaxIdleConnsPerHost is the keep-alive pool size per upstream host.
 	// Default 256.
 	MaxIdleConnsPerHost int `yaml:"max_idle_conns_per_host"`
+	// PlainHTTPClient is the client for channels reached over plain
+	// http://: PlainHTTPTollgate (the default), tollgate's own HTTP/1.1
+	// client that does each round trip on the request's goroutine, or
+	// PlainHTTPStdlib, Go's net/http transport. https:// upstreams always
+	// use net/http, with HTTP/2 where offered.
+	PlainHTTPClient string `yaml:"plain_http_client"`
 	// Retry is the default retry policy.
 	Retry Retry `yaml:"retry"`
 	// EndpointRetry overrides Retry per endpoint: chat, completions,

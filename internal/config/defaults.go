@@ -36,6 +36,7 @@ func Default() Config {
 				Total:          10 * time.Minute,
 			},
 			MaxIdleConnsPerHost: 256,
+			PlainHTTPClient:     PlainHTTPTollgate,
 			Retry: Retry{
 				MaxAttempts:    3,
 				BackoffInitial: 250 * time.Millisecond,

@@ -96,6 +96,9 @@ func (c *Config) validateServer(v *validator) {
 	if c.Upstream.MaxIdleConnsPerHost <= 0 {
 		v.addf("upstream.max_idle_conns_per_host", "must be positive")
 	}
+	if p := c.Upstream.PlainHTTPClient; p != PlainHTTPTollgate && p != PlainHTTPStdlib {
+		v.addf("upstream.plain_http_client", "must be %q or %q, got %q", PlainHTTPTollgate, PlainHTTPStdlib, p)
+	}
 }
 
 func (t Timeouts) validate(v *validator, field string, required bool) {

@@ -148,3 +148,27 @@ func IsEventStream(ct string) bool {
 	mt, _, _ := strings.Cut(ct, ";")
 	return strings.EqualFold(strings.TrimSpace(mt), "text/event-stream")
 }
+
+// errDrainTimeout is the cancel cause when the rest of a finished stream's
+// body did not arrive within drainWait.
+var errDrainTimeout = errors.New("the body did not end after the stream's end marker")
+
+// Bounds of DrainBody.
+const (
+	drainWait     = 100 * time.Millisecond
+	maxDrainBytes = 64 << 10
+)
+
+// DrainBody reads what is left of a stream's body once its end marker was
+// read (normally nothing but the end of the chunked body, which may still
+// be on its way), so that closing it keeps the connection for the next
+// request: net/http and h1transport pool only a connection whose body was
+// read to its end. It reads at most 64 KiB and waits at most 100ms, then
+// gives up by canceling the attempt through cancel; the caller closes the
+// body after it. Call it only after the end marker: before it the rest of
+// a stream is an answer nobody reads.
+func DrainBody(body io.Reader, cancel context.CancelCauseFunc) {
+	t := time.AfterFunc(drainWait, func() { cancel(errDrainTimeout) })
+	defer t.Stop()
+	_, _ = io.CopyN(io.Discard, body, maxDrainBytes)
+}

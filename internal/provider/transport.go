@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/tollgate/tollgate/internal/h1transport"
 )
 
 // TransportOptions configure an upstream HTTP transport.
@@ -14,15 +16,24 @@ type TransportOptions struct {
 	ConnectTimeout time.Duration
 	// MaxIdleConnsPerHost is the keep-alive pool per host. Zero means 256.
 	MaxIdleConnsPerHost int
+	// StdlibOnly serves plain-HTTP upstreams with net/http too, instead of
+	// the h1transport client (config upstream.plain_http_client).
+	StdlibOnly bool
 }
+
+// idleConnTimeout is how long an unused upstream connection is kept.
+const idleConnTimeout = 90 * time.Second
 
 // NewTransport returns an HTTP transport tuned for a gateway: a large
 // keep-alive pool, HTTP/2 when the upstream offers it, proxies from the
 // environment, and dial errors marked so that a failed connect (nothing
 // reached the upstream) is told apart from a failure after sending.
-// It never retries requests by itself beyond what net/http does for
-// connections that failed before anything was written.
-func NewTransport(opts TransportOptions) *http.Transport {
+// Plain-HTTP upstreams are served by h1transport, which does each round
+// trip on the caller's goroutine, unless opts.StdlibOnly; https, proxied
+// and other requests by a net/http Transport. Neither retries a request
+// by itself, except one whose connection failed before any of it was
+// written.
+func NewTransport(opts TransportOptions) http.RoundTripper {
 	if opts.ConnectTimeout <= 0 {
 		opts.ConnectTimeout = 10 * time.Second
 	}
@@ -30,27 +41,38 @@ func NewTransport(opts TransportOptions) *http.Transport {
 		opts.MaxIdleConnsPerHost = 256
 	}
 	dialer := &net.Dialer{Timeout: opts.ConnectTimeout, KeepAlive: 30 * time.Second}
-	return &http.Transport{
-		Proxy: http.ProxyFromEnvironment,
-		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			if d, ok := ctx.Value(connectTimeoutKey{}).(time.Duration); ok && d > 0 {
-				var cancel context.CancelFunc
-				ctx, cancel = context.WithTimeout(ctx, d)
-				defer cancel()
-			}
-			c, err := dialer.DialContext(ctx, network, addr)
-			if err != nil {
-				return nil, &ConnectError{Err: err}
-			}
-			return c, nil
-		},
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if d, ok := ctx.Value(connectTimeoutKey{}).(time.Duration); ok && d > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, d)
+			defer cancel()
+		}
+		c, err := dialer.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, &ConnectError{Err: err}
+		}
+		return c, nil
+	}
+	std := &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           dial,
 		TLSHandshakeTimeout:   opts.ConnectTimeout,
 		ForceAttemptHTTP2:     true,
 		MaxIdleConns:          0,
 		MaxIdleConnsPerHost:   opts.MaxIdleConnsPerHost,
-		IdleConnTimeout:       90 * time.Second,
+		IdleConnTimeout:       idleConnTimeout,
 		ExpectContinueTimeout: time.Second,
 	}
+	if opts.StdlibOnly {
+		return std
+	}
+	return h1transport.New(h1transport.Options{
+		DialContext:         dial,
+		Proxy:               http.ProxyFromEnvironment,
+		Fallback:            std,
+		MaxIdleConnsPerHost: opts.MaxIdleConnsPerHost,
+		IdleConnTimeout:     idleConnTimeout,
+	})
 }
 
 // ConnectError marks a failure to establish a connection: the request

@@ -78,8 +78,13 @@ func (s *Server) relayOnce(ctx context.Context, w http.ResponseWriter, r *http.R
 		if rec.bodies != nil {
 			rec.bodies.setAnswer(body)
 		}
+		// With its length known the answer goes out in one write, now:
+		// settling, the request log and the metrics come after the
+		// client has it.
+		h["Content-Length"] = []string{strconv.Itoa(len(body))}
 		w.WriteHeader(http.StatusOK)
 		_, _ = w.Write(body)
+		_ = http.NewResponseController(w).Flush()
 		return
 	}
 }

@@ -58,6 +58,7 @@ type streamRelay struct {
 	script    transcript
 	origErr   error // the first failure after content was sent
 	cont      *continuation
+	served    provider.Stream // the stream of the attempt that succeeded
 	// tr translates chunks for a client of the Anthropic dialect; nil
 	// for OpenAI clients (see stream_dialect.go).
 	tr *anthropicdialect.StreamTranslator
@@ -100,6 +101,7 @@ func (s *Server) relayStream(ctx context.Context, w http.ResponseWriter, r *http
 		err = sr.attempt(ctx, a)
 		if err == nil {
 			sr.complete(a)
+			_ = sr.served.Close()
 			return
 		}
 		if errors.Is(err, errClientWrite) {
@@ -145,7 +147,13 @@ func (sr *streamRelay) attempt(ctx context.Context, a router.Attempt) error {
 	sr.s.answered(at, resp.Status)
 	sr.rec.upstreamID = resp.UpstreamRequestID
 	err = sr.forward(ctx, a, resp.Stream)
-	_ = resp.Stream.Close()
+	if err == nil {
+		// Closed once the client has the end: closing reads what is left
+		// of the upstream's body, to keep its connection.
+		sr.served = resp.Stream
+	} else {
+		_ = resp.Stream.Close()
+	}
 	if errors.Is(err, errClientWrite) {
 		sr.rr.plan.Done(a, &provider.Error{Kind: provider.KindCanceled, Channel: a.Target.Channel, Err: err})
 		return err

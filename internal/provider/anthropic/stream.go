@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"sync"
+	"sync/atomic"
 
 	"github.com/tollgate/tollgate/internal/openai"
 	"github.com/tollgate/tollgate/internal/provider"
@@ -21,6 +22,7 @@ type stream struct {
 	cancel  context.CancelCauseFunc
 	timer   *provider.PhaseTimer // its first token is the first content event
 	done    bool                 // message_stop was translated (or, raw, returned)
+	ended   atomic.Bool          // done, for Close, which may run on another goroutine
 	raw     bool                 // yield the upstream's events untranslated (passthrough.go)
 	closing sync.Once
 }
@@ -66,6 +68,7 @@ func (s *stream) Next(ctx context.Context) (provider.Event, error) {
 		}
 		if done {
 			s.done = true
+			s.ended.Store(true)
 			s.timer.Disarm()
 			if chunk == nil {
 				s.reader.Release() // nothing is read after message_stop
@@ -91,12 +94,17 @@ func (s *stream) fail(ctx context.Context, err error) error {
 	return s.timer.Fail(ctx, err, "the upstream closed the stream without the message_stop event")
 }
 
-// Close releases the connection; safe to call more than once.
+// Close releases the connection, keeping it for another request if the
+// stream ended with message_stop; safe to call more than once and from
+// any goroutine.
 func (s *stream) Close() error {
 	s.closing.Do(func() {
 		s.timer.Disarm()
-		s.cancel(nil)
+		if s.ended.Load() {
+			provider.DrainBody(s.body, s.cancel)
+		}
 		_ = s.body.Close()
+		s.cancel(nil)
 	})
 	return nil
 }

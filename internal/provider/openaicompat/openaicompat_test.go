@@ -242,10 +242,13 @@ func TestConnectErrorIsMarked(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	tr := provider.NewTransport(provider.TransportOptions{})
-	_, err = tr.DialContext(context.Background(), "tcp", addr)
-	var ce *provider.ConnectError
-	if !errors.As(err, &ce) || ce.Timeout() {
-		t.Fatalf("dial error %v is not a non-timeout ConnectError", err)
+	for _, stdlib := range []bool{false, true} {
+		tr := provider.NewTransport(provider.TransportOptions{StdlibOnly: stdlib})
+		req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/v1/chat/completions", strings.NewReader("{}"))
+		_, err = tr.RoundTrip(req)
+		var ce *provider.ConnectError
+		if !errors.As(err, &ce) || ce.Timeout() {
+			t.Errorf("stdlib only %v: dial error %v is not a non-timeout ConnectError", stdlib, err)
+		}
 	}
 }

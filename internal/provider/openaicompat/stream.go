@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"sync"
+	"sync/atomic"
 
 	"github.com/tollgate/tollgate/internal/openai"
 	"github.com/tollgate/tollgate/internal/provider"
@@ -19,6 +20,8 @@ type stream struct {
 	cancel  context.CancelCauseFunc
 	timer   *provider.PhaseTimer
 	done    bool
+	// ended is set with done, for Close, which may run on another goroutine.
+	ended atomic.Bool
 	// responses: the stream is a Responses API stream, passed on as it is
 	// (see responses.go).
 	responses bool
@@ -57,6 +60,7 @@ func (s *stream) Next(ctx context.Context) (provider.Event, error) {
 		}
 		if sse.IsDone(ev.Data) {
 			s.done = true
+			s.ended.Store(true)
 			s.timer.Disarm()
 			s.reader.Release() // nothing is read after the end marker
 			return provider.Event{}, io.EOF
@@ -89,12 +93,17 @@ func (s *stream) fail(ctx context.Context, err error) error {
 // Pending reports whether the next event has already been received.
 func (s *stream) Pending() bool { return s.reader.Pending() }
 
-// Close releases the connection; safe to call more than once.
+// Close releases the connection, keeping it for another request if the
+// stream ended with its end marker; safe to call more than once and from
+// any goroutine.
 func (s *stream) Close() error {
 	s.closing.Do(func() {
 		s.timer.Disarm()
-		s.cancel(nil)
+		if s.ended.Load() {
+			provider.DrainBody(s.body, s.cancel)
+		}
 		_ = s.body.Close()
+		s.cancel(nil)
 	})
 	return nil
 }

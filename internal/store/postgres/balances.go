@@ -79,7 +79,7 @@ func (s *Store) OwnerTotals(ctx context.Context, owner string) (credited, spent 
 	}
 	err = s.pool.QueryRow(ctx, `SELECT
 			(SELECT COALESCE(SUM(amount), 0) FROM credits WHERE owner = $1)::bigint,
-			(SELECT COALESCE(SUM(cost_micros), 0) FROM request_logs WHERE owner = $1 AND charged)::bigint`,
+			(SELECT COALESCE(SUM(cost_micros), 0) FROM request_logs WHERE owner = $1 AND charged AND cost_micros > 0)::bigint`,
 		owner).Scan(&credited, &spent)
 	if err != nil {
 		return 0, 0, wrap("owner totals", err)
@@ -103,8 +103,9 @@ func (s *Store) SpendSince(ctx context.Context, keyID, group string, since time.
 	if !since.Before(maxTime) {
 		return 0, nil
 	}
-	// Both forms match the partial spend indexes (charged rows only).
-	q := `SELECT COALESCE(SUM(cost_micros), 0)::bigint FROM request_logs WHERE ` + col + ` = $1 AND charged`
+	// Both forms match the partial spend indexes (charged rows that cost
+	// something).
+	q := `SELECT COALESCE(SUM(cost_micros), 0)::bigint FROM request_logs WHERE ` + col + ` = $1 AND charged AND cost_micros > 0`
 	args := []any{val}
 	if !since.Before(minTime) {
 		q += ` AND time >= $2`

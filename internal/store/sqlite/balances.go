@@ -72,7 +72,7 @@ func (s *Store) OwnerTotals(ctx context.Context, owner string) (credited, spent 
 	}
 	err = s.db.QueryRowContext(ctx, `SELECT
 			(SELECT COALESCE(SUM(amount), 0) FROM credits WHERE owner = ?),
-			(SELECT COALESCE(SUM(cost_micros), 0) FROM request_logs WHERE owner = ? AND charged = 1)`,
+			(SELECT COALESCE(SUM(cost_micros), 0) FROM request_logs WHERE owner = ? AND charged = 1 AND cost_micros > 0)`,
 		owner, owner).Scan(&credited, &spent)
 	if err != nil {
 		return 0, 0, wrap("owner totals", err)
@@ -102,7 +102,7 @@ func (s *Store) SpendSince(ctx context.Context, keyID, group string, since time.
 	}
 	var spent store.Money
 	err := s.db.QueryRowContext(ctx, `SELECT COALESCE(SUM(cost_micros), 0) FROM request_logs
-		WHERE `+col+` = ? AND charged = 1 AND time >= ?`, val, from).Scan(&spent)
+		WHERE `+col+` = ? AND charged = 1 AND cost_micros > 0 AND time >= ?`, val, from).Scan(&spent)
 	if err != nil {
 		return 0, wrap("spend since", err)
 	}

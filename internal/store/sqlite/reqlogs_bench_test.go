@@ -40,7 +40,7 @@ func BenchmarkInsertRequestLogs(b *testing.B) {
 						ModelRequested: "gpt-4o", ModelServed: "gpt-4o-2024-08-06", Channel: "openai", Status: 200,
 						Stream: true, PromptTokens: 120, CompletionTokens: 340, TotalTokens: 460,
 						TTFB: 180 * time.Millisecond, Duration: 2 * time.Second, ClientIP: "203.0.113.7",
-						UserAgent: "openai-python/1.0", Attempts: 1, FinishReason: "stop",
+						UserAgent: "openai-python/1.0", Attempts: 1, FinishReason: "stop", Charged: true,
 					}
 				}
 				return rows
