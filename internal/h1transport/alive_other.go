@@ -2,6 +2,11 @@
 
 package h1transport
 
+// peeker is not available on this platform.
+type peeker struct{}
+
+func newPeeker(*conn) {}
+
 // alive reports whether a pooled connection can carry a request. Without
 // a non-blocking peek on this platform, it only checks that the server
 // sent nothing while the connection was idle; a connection the server

@@ -33,6 +33,7 @@ type conn struct {
 	// idleTimer expires the connection while it is pooled; set the first
 	// time it is pooled, guarded by t.mu.
 	idleTimer *time.Timer
+	peeker    *peeker // checks a pooled connection; nil where unavailable
 }
 
 func newConn(t *Transport, addr string, nc net.Conn) *conn {
@@ -40,6 +41,7 @@ func newConn(t *Transport, addr string, nc net.Conn) *conn {
 	c.in.nc, c.out.nc = nc, nc
 	c.br = bufio.NewReaderSize(&c.in, readBufferSize)
 	c.bw = bufio.NewWriterSize(&c.out, writeBufferSize)
+	newPeeker(c)
 	return c
 }
 

@@ -186,7 +186,12 @@ func decodeString(raw []byte) (string, error) {
 }
 
 // countHint guesses the number of members so that the members slice is
-// allocated once for typical request bodies.
+// allocated once for typical bodies: a short one (a small request, an
+// answer, a stream chunk) has a handful, a long chat request up to a dozen
+// or so besides its messages.
 func countHint(body []byte) int {
-	return min(16, len(body)/8+1)
+	if len(body) < 1<<10 {
+		return min(8, len(body)/16+1)
+	}
+	return 16
 }

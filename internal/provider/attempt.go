@@ -112,11 +112,18 @@ func (a *Attempt) classify(ctx context.Context, err error, start time.Time) *Err
 		Message: "connection failed before the upstream answered", Err: err}
 }
 
-// ReadBody reads and closes a non-stream body, each read bounded by the
-// idle timeout. ctx is the caller's context that the attempt was made
-// from. A failure is an *Error of PhaseBody: KindTimeout, KindCanceled
-// when ctx ended, or KindNetwork. ReadBody does not cancel the attempt.
-func (a *Attempt) ReadBody(ctx context.Context, body io.ReadCloser) ([]byte, error) {
+// maxPresize bounds the buffer ReadBody allocates up front from a
+// response's Content-Length.
+const maxPresize = 1 << 20
+
+// ReadBody reads and closes resp's body (a non-stream answer), the whole
+// read bounded by the idle timeout, into a buffer sized by its
+// Content-Length when known. ctx is the caller's context that the attempt
+// was made from. A failure is an *Error of PhaseBody: KindTimeout,
+// KindCanceled when ctx ended, or KindNetwork. ReadBody does not cancel
+// the attempt.
+func (a *Attempt) ReadBody(ctx context.Context, resp *http.Response) ([]byte, error) {
+	body := resp.Body
 	defer body.Close()
 	idle := a.timeouts.Idle
 	if idle > 0 {
@@ -124,7 +131,11 @@ func (a *Attempt) ReadBody(ctx context.Context, body io.ReadCloser) ([]byte, err
 		defer timer.Stop()
 	}
 	start := time.Now()
-	data, err := io.ReadAll(body)
+	size := 512
+	if n := resp.ContentLength; n > 0 {
+		size = int(min(n, maxPresize)) + 1 // +1: the read that sees io.EOF
+	}
+	data, err := readAll(body, make([]byte, 0, size))
 	switch {
 	case err == nil:
 		return data, nil
@@ -171,4 +182,21 @@ func DrainBody(body io.Reader, cancel context.CancelCauseFunc) {
 	t := time.AfterFunc(drainWait, func() { cancel(errDrainTimeout) })
 	defer t.Stop()
 	_, _ = io.CopyN(io.Discard, body, maxDrainBytes)
+}
+
+// readAll is io.ReadAll into buf, growing it as needed.
+func readAll(r io.Reader, buf []byte) ([]byte, error) {
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return buf, nil
+			}
+			return buf, err
+		}
+	}
 }

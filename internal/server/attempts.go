@@ -28,6 +28,11 @@ const (
 // one answers with valid JSON, which is forwarded unchanged.
 func (s *Server) relayOnce(ctx context.Context, w http.ResponseWriter, r *http.Request, rr *relayRequest) {
 	rec := recordFrom(r.Context())
+	obj := chunkObjects.Get().(*jsonpeek.Object) // indexes each answer; nothing keeps it
+	defer func() {
+		obj.Reset()
+		chunkObjects.Put(obj)
+	}()
 	for {
 		a, err := rr.plan.Next(ctx)
 		if err != nil {
@@ -43,10 +48,9 @@ func (s *Server) relayOnce(ctx context.Context, w http.ResponseWriter, r *http.R
 			s.answered(at, resp.Status)
 		}
 		s.ended(at)
-		var obj jsonpeek.Object
 		var body []byte
 		if err == nil {
-			if obj, err = jsonpeek.Parse(resp.Body); err != nil {
+			if err = jsonpeek.ParseInto(obj, resp.Body); err != nil {
 				err = &provider.Error{Kind: provider.KindMalformed, Phase: provider.PhaseBody, Channel: a.Target.Channel,
 					Message: "the upstream answered with invalid JSON", Err: err}
 			} else {
@@ -61,12 +65,12 @@ func (s *Server) relayOnce(ctx context.Context, w http.ResponseWriter, r *http.R
 		rec.answerBytes = int64(len(resp.Body))
 		switch {
 		case rr.responsesPassthrough():
-			captureResponsesAnswer(rec, obj)
+			captureResponsesAnswer(rec, *obj)
 		case rr.passthrough():
-			captureMessagesAnswer(rec, obj)
+			captureMessagesAnswer(rec, *obj)
 		default:
 			rec.row.FinishReason = openai.FinishReason(resp.Body)
-			captureUsage(rec, obj)
+			captureUsage(rec, *obj)
 		}
 		if served, ok, _ := obj.String("model"); ok {
 			rec.row.ModelServed = clip(served, 200)

@@ -26,7 +26,6 @@ type ctxKey int
 
 const (
 	recordKey ctxKey = iota
-	principalKey
 )
 
 // record is the per-request state the middleware and handlers share; it
@@ -56,6 +55,8 @@ type record struct {
 	// bodies keeps the request and answer bodies for the request log;
 	// nil unless the key has log_bodies on (bodylog.go).
 	bodies *bodyLog
+	// principal is the caller's key once authenticated (principalFrom).
+	principal auth.Principal
 }
 
 func recordFrom(ctx context.Context) *record {
@@ -63,9 +64,13 @@ func recordFrom(ctx context.Context) *record {
 	return rec
 }
 
+// principalFrom returns the caller's key, set by authenticated; the zero
+// Principal before that or on routes without a key.
 func principalFrom(ctx context.Context) auth.Principal {
-	p, _ := ctx.Value(principalKey).(auth.Principal)
-	return p
+	if rec := recordFrom(ctx); rec != nil {
+		return rec.principal
+	}
+	return auth.Principal{}
 }
 
 var recordPool = sync.Pool{New: func() any { return new(record) }}
@@ -244,7 +249,10 @@ func (s *Server) authenticated(next http.Handler) http.Handler {
 		if p.LogBodies && s.opts.RequestLog != nil {
 			s.keepBodies(r, rec)
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey, p)))
+		// The principal lives in the record, which the context already
+		// carries: no second copy of the request per request.
+		rec.principal = p
+		next.ServeHTTP(w, r)
 	})
 }
 

@@ -447,9 +447,14 @@ func (sr *streamRelay) resetKeepAliveLocked() {
 	}
 }
 
+// stopKeepAlive ends the keep-alives once the stream is over, and gives
+// the event writer's buffer back: nothing writes after it.
 func (sr *streamRelay) stopKeepAlive() {
 	sr.mu.Lock()
 	sr.stopped = true
+	if sr.sw != nil {
+		sr.sw.Release()
+	}
 	sr.mu.Unlock()
 	if sr.keepAlive != nil {
 		sr.keepAlive.Stop()

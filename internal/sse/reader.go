@@ -60,6 +60,7 @@ type ReaderOptions struct {
 type Reader struct {
 	br  *bufio.Reader
 	max int
+	buf *buffers // br and the first data buffer, from bufferPool
 
 	// rest is the unparsed tail of the last slice returned by br.ReadSlice;
 	// it stays valid because br is not read again until rest is used up.
@@ -82,18 +83,32 @@ func NewReader(r io.Reader, opts ReaderOptions) *Reader {
 	if maxBytes <= 0 {
 		maxBytes = DefaultMaxEventBytes
 	}
-	br := bufferPool.Get().(*bufio.Reader)
-	br.Reset(r)
+	b := bufferPool.Get().(*buffers)
+	b.br.Reset(r)
 	return &Reader{
-		br:  br,
-		max: maxBytes,
-		bom: true,
+		br:   b.br,
+		buf:  b,
+		data: b.data[:0],
+		max:  maxBytes,
+		bom:  true,
 	}
 }
 
-// bufferPool holds the read buffers of released Readers, so a relay that
-// opens a stream per request does not allocate one per request.
-var bufferPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, readBufferSize) }}
+// buffers are a Reader's read buffer and event data buffer.
+type buffers struct {
+	br   *bufio.Reader
+	data []byte
+}
+
+// maxPooledData bounds the data buffer a released Reader gives back; a
+// larger one (a rare huge event) is left to the garbage collector.
+const maxPooledData = 64 << 10
+
+// bufferPool holds the buffers of released Readers, so a relay that opens
+// a stream per request does not allocate them per request.
+var bufferPool = sync.Pool{New: func() any {
+	return &buffers{br: bufio.NewReaderSize(nil, readBufferSize), data: make([]byte, 0, 1024)}
+}}
 
 // Release gives the Reader's buffer back for reuse by other Readers. It is
 // for a caller that is done with the stream (it saw the end marker, or it
@@ -105,8 +120,11 @@ func (r *Reader) Release() {
 		return
 	}
 	r.br.Reset(nil)
-	bufferPool.Put(r.br)
-	r.br, r.rest, r.long = nil, nil, nil
+	if cap(r.data) <= maxPooledData {
+		r.buf.data = r.data[:0]
+	}
+	bufferPool.Put(r.buf)
+	r.br, r.buf, r.rest, r.long, r.data = nil, nil, nil, nil, nil
 	if r.err == nil {
 		r.err = io.EOF
 	}

@@ -5,11 +5,16 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sync"
 )
 
 // maxKeptBuffer is the largest event buffer a Writer keeps for reuse; a
 // buffer grown beyond it by one huge event is released after the write.
 const maxKeptBuffer = 1 << 20
+
+// maxPooledBuffer is the largest event buffer Release gives back for
+// other Writers.
+const maxPooledBuffer = 64 << 10
 
 // Writer emits Server-Sent Events. Each method builds the whole event in an
 // internal buffer, hands it to the underlying writer in a single Write call
@@ -33,6 +38,9 @@ type Writer struct {
 // other writer is written to without flushing.
 func NewWriter(w io.Writer) *Writer {
 	sw := &Writer{w: w}
+	if b, ok := writeBuffers.Get().(*[]byte); ok {
+		sw.buf = (*b)[:0]
+	}
 	switch f := w.(type) {
 	case http.ResponseWriter:
 		sw.flush = http.NewResponseController(f).Flush
@@ -42,6 +50,21 @@ func NewWriter(w io.Writer) *Writer {
 		sw.flush = func() error { f.Flush(); return nil }
 	}
 	return sw
+}
+
+// writeBuffers holds the event buffers of released Writers, so a relay
+// that writes a stream per request does not grow one per request.
+var writeBuffers sync.Pool
+
+// Release gives the Writer's buffer back for reuse by other Writers; the
+// Writer must not be used afterwards. Calling it is optional: a Writer
+// that is not released is garbage collected with its buffer.
+func (w *Writer) Release() {
+	if w.buf != nil && cap(w.buf) <= maxPooledBuffer {
+		b := w.buf[:0]
+		writeBuffers.Put(&b)
+	}
+	w.buf = nil
 }
 
 // Data writes an event with the given data and no name: "data: " + data +

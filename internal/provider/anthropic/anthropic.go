@@ -173,7 +173,7 @@ func (a *Adapter) answer(ctx context.Context, at *provider.Attempt, req *provide
 		return &provider.Response{Status: resp.StatusCode, Header: resp.Header, Stream: st, UpstreamRequestID: upstreamID}, nil
 	}
 	defer at.Cancel(nil)
-	body, err := at.ReadBody(ctx, resp.Body)
+	body, err := at.ReadBody(ctx, resp)
 	if err != nil {
 		return nil, err
 	}

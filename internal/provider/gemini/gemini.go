@@ -151,7 +151,7 @@ func (a *Adapter) Do(ctx context.Context, req *provider.Request) (*provider.Resp
 		}, nil
 	}
 	defer at.Cancel(nil)
-	body, err := at.ReadBody(ctx, resp.Body)
+	body, err := at.ReadBody(ctx, resp)
 	if err != nil {
 		return nil, err
 	}

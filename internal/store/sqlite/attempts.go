@@ -36,7 +36,7 @@ func appendAttemptArgs(args []any, r *store.RequestLog, a *store.Attempt) ([]any
 	if err != nil {
 		return args, fmt.Errorf("attempt %d of %s: started: %w", a.N, r.RequestID, err)
 	}
-	return append(args, r.RequestID, rt, a.N, a.Channel, a.Model, a.Status, a.Class, a.Error, a.Phase,
+	return append(args, r.RequestID, rt, int64(a.N), a.Channel, a.Model, int64(a.Status), a.Class, a.Error, a.Phase,
 		a.RetryReason, started, encodeDuration(a.Duration), encodeDuration(a.TTFB)), nil
 }
 

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"fmt"
 	"strings"
 	"time"
@@ -43,7 +44,7 @@ func (s *Store) InsertRequestLogs(ctx context.Context, rows []store.RequestLog) 
 			withBodies = append(withBodies, &rows[i])
 		}
 	}
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inBulkTx(ctx, func(tx *bulkTx) error {
 		logs := multiInsert{table: "request_logs", columns: logColumns, ncols: logColumnCount, perStmt: logRowsPerStatement}
 		err := logs.exec(ctx, tx, len(rows), func(args []any, i int) ([]any, error) {
 			args, err := appendLogArgs(args, &rows[i])
@@ -80,16 +81,18 @@ type multiInsert struct {
 	ncols, perStmt int
 }
 
-// exec inserts n rows whose values appendRow appends, row by row.
-func (m multiInsert) exec(ctx context.Context, tx *sql.Tx, n int, appendRow func(args []any, i int) ([]any, error)) error {
+// exec inserts n rows whose values appendRow appends, row by row; the
+// values must be driver values (see bulkTx.exec).
+func (m multiInsert) exec(ctx context.Context, tx *bulkTx, n int, appendRow func(args []any, i int) ([]any, error)) error {
 	if n == 0 {
 		return nil
 	}
 	args := make([]any, 0, m.ncols*min(n, m.perStmt))
-	var full *sql.Stmt // the prepared statement for a full chunk, reused
+	var full driver.StmtExecContext // the prepared statement for a full chunk, reused
+	var closeFull func()
 	defer func() {
-		if full != nil {
-			_ = full.Close()
+		if closeFull != nil {
+			closeFull()
 		}
 	}()
 	for start := 0; start < n; start += m.perStmt {
@@ -103,18 +106,18 @@ func (m multiInsert) exec(ctx context.Context, tx *sql.Tx, n int, appendRow func
 		}
 		stmt := full
 		if stmt == nil || end-start != m.perStmt {
-			prepared, err := tx.PrepareContext(ctx, m.sql(end-start))
+			prepared, closeStmt, err := tx.prepare(ctx, m.sql(end-start))
 			if err != nil {
 				return fmt.Errorf("prepare %s: %w", m.table, err)
 			}
 			if end-start == m.perStmt {
-				full = prepared
+				full, closeFull = prepared, closeStmt
 			} else {
-				defer prepared.Close()
+				defer closeStmt()
 			}
 			stmt = prepared
 		}
-		if _, err := stmt.ExecContext(ctx, args...); err != nil {
+		if err := tx.exec(ctx, stmt, args); err != nil {
 			return fmt.Errorf("%s rows %d-%d: %w", m.table, start, end-1, err)
 		}
 	}
@@ -135,7 +138,8 @@ func (m multiInsert) sql(n int) string {
 	return b.String()
 }
 
-// appendLogArgs appends one row's values in logColumns order.
+// appendLogArgs appends one row's values in logColumns order, as driver
+// values.
 func appendLogArgs(args []any, r *store.RequestLog) ([]any, error) {
 	if r.Time.IsZero() {
 		return args, fmt.Errorf("%w: time is required", store.ErrInvalid)
@@ -145,10 +149,10 @@ func appendLogArgs(args []any, r *store.RequestLog) ([]any, error) {
 		return args, err
 	}
 	return append(args, r.RequestID, t, r.KeyID, r.KeyMasked, r.KeyName, r.Endpoint,
-		r.ModelRequested, r.ModelServed, r.Channel, boolInt(r.Stream), r.Status, r.ErrorType, r.ErrorMessage,
+		r.ModelRequested, r.ModelServed, r.Channel, boolInt(r.Stream), int64(r.Status), r.ErrorType, r.ErrorMessage,
 		r.PromptTokens, r.CompletionTokens, r.TotalTokens, boolInt(r.UsageEstimated),
 		encodeDuration(r.TTFB), encodeDuration(r.Duration), r.ClientIP, r.UserAgent,
-		r.Attempts, r.FailedPhase, r.RetryReasons, boolInt(r.Fallback), boolInt(r.Continued), boolInt(r.Truncated),
+		int64(r.Attempts), r.FailedPhase, r.RetryReasons, boolInt(r.Fallback), boolInt(r.Continued), boolInt(r.Truncated),
 		r.Owner, r.Group, r.CachedTokens, int64(r.CostMicros), boolInt(r.Charged),
 		r.UpstreamRequestID, encodeDuration(r.TTFT), r.RequestBytes, r.ResponseBytes, r.FinishReason), nil
 }
