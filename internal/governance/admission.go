@@ -17,9 +17,9 @@ import (
 // concurrent use.
 type Admission struct {
 	e         *Engine
-	req       Request
+	keyID     string // the calling key
+	owner     string // who the key's spend is billed to, if anyone
 	now       time.Time
-	group     store.Group
 	price     Price
 	maxTokens int64
 	estTokens int64
@@ -66,7 +66,7 @@ func (a *Admission) Settle(ctx context.Context, u Usage, served bool) (cost stor
 		}
 	}
 	if err := a.e.opts.Limiter.Settle(ctx, a.decision.Ticket, actual); err != nil {
-		a.e.log.Warn("settling usage with the limits backend failed", "key_id", a.req.Principal.KeyID, "error", err)
+		a.e.log.Warn("settling usage with the limits backend failed", "key_id", a.keyID, "error", err)
 	}
 	return cost, served
 }
@@ -165,7 +165,7 @@ func (a *Admission) refusal(d ratelimit.Decision) *LimitError {
 	if dm.name == DimBalance {
 		// The counter's remaining units are the balance: credited minus
 		// spent (with or without a seed, the difference is the same).
-		le.Owner = a.req.Principal.Owner
+		le.Owner = a.owner
 	}
 	return le
 }

@@ -134,19 +134,19 @@ var ErrGroupModel = errors.New("governance: model not allowed for the key's grou
 // closed, or an Admission without counters when failing open.
 func (e *Engine) Admit(ctx context.Context, req Request) (*Admission, error) {
 	now := e.opts.Now()
-	a := &Admission{e: e, req: req, now: now}
-	a.group, _ = e.group(req.Principal.Group)
-	if !allows(a.group.Models, req.Model) {
+	a := &Admission{e: e, keyID: req.Principal.KeyID, owner: req.Principal.Owner, now: now}
+	group, _ := e.group(req.Principal.Group)
+	if !allows(group.Models, req.Model) {
 		return nil, ErrGroupModel
 	}
-	a.price = e.opts.Prices.Price(req.Model, a.group.PriceMultiplierPPM)
+	a.price = e.opts.Prices.Price(req.Model, group.PriceMultiplierPPM)
 	a.maxTokens = req.MaxTokens
 	if a.maxTokens <= 0 {
 		a.maxTokens = e.opts.DefaultMaxTokens
 	}
 	a.estTokens = req.PromptTokens + a.maxTokens
 	a.estCost = a.price.Cost(req.PromptTokens, 0, a.maxTokens)
-	if err := e.build(ctx, a); err != nil {
+	if err := e.build(ctx, a, &req, &group); err != nil {
 		return nil, err
 	}
 	if len(a.limits) == 0 {

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/tollgate/tollgate/internal/auth"
 	"github.com/tollgate/tollgate/internal/ratelimit"
 	"github.com/tollgate/tollgate/internal/store"
 )
@@ -50,19 +51,19 @@ type dim struct {
 }
 
 // build lists every counter that applies to the request.
-func (e *Engine) build(ctx context.Context, a *Admission) error {
-	p, g := a.req.Principal, a.group
+func (e *Engine) build(ctx context.Context, a *Admission, req *Request, g *store.Group) error {
+	p := &req.Principal
 	keyL := effective(p.Limits, g.Limits)
 	a.addRates(ScopeKey, "k:"+p.KeyID, keyL)
 	if p.Group != "" {
 		a.addRates(ScopeGroup, "g:"+p.Group, g.Limits)
 	}
-	a.addRates(ScopeModel, "m:"+a.req.Model, e.opts.Models[a.req.Model])
+	a.addRates(ScopeModel, "m:"+req.Model, e.opts.Models[req.Model])
 	a.addRates(ScopeGlobal, "all", e.opts.Global)
 	if err := e.addDaily(ctx, a, keyL); err != nil {
 		return err
 	}
-	if err := e.addMonthly(ctx, a, keyL); err != nil {
+	if err := e.addMonthly(ctx, a, keyL, p, g); err != nil {
 		return err
 	}
 	return e.addBalance(ctx, a)
@@ -93,7 +94,7 @@ func (e *Engine) addDaily(ctx context.Context, a *Admission, keyL store.Limits) 
 	if keyL.DailyRequests <= 0 && keyL.DailyTokens <= 0 && keyL.DailyCost <= 0 {
 		return nil
 	}
-	id := a.req.Principal.KeyID
+	id := a.keyID
 	start, end := dayWindow(a.now, e.opts.DayStart, e.opts.Location)
 	day := "k:" + id + ":day" + strconv.FormatInt(start.Unix(), 10)
 	if keyL.DailyRequests > 0 {
@@ -110,18 +111,18 @@ func (e *Engine) addDaily(ctx context.Context, a *Admission, keyL store.Limits) 
 }
 
 // addMonthly adds the key's and the group's monthly budgets.
-func (e *Engine) addMonthly(ctx context.Context, a *Admission, keyL store.Limits) error {
-	p, g := a.req.Principal, a.group
+func (e *Engine) addMonthly(ctx context.Context, a *Admission, keyL store.Limits, p *auth.Principal, g *store.Group) error {
 	groupBudget := p.Group != "" && g.Limits.MonthlyBudget > 0
 	if keyL.MonthlyBudget <= 0 && !groupBudget {
 		return nil
 	}
 	start, end := monthWindow(a.now, e.opts.Location)
 	month := strconv.FormatInt(start.Unix(), 10)
+	keyID, group := p.KeyID, p.Group
 	if keyL.MonthlyBudget > 0 {
-		if err := e.addMoney(ctx, a, dim{ScopeKey, DimMonthlyBudget, int64(keyL.MonthlyBudget), unitMoney}, "k:"+p.KeyID+":month"+month, end,
+		if err := e.addMoney(ctx, a, dim{ScopeKey, DimMonthlyBudget, int64(keyL.MonthlyBudget), unitMoney}, "k:"+keyID+":month"+month, end,
 			func(ctx context.Context) (store.Money, error) {
-				return e.opts.Spend.SpendSince(ctx, p.KeyID, "", start)
+				return e.opts.Spend.SpendSince(ctx, keyID, "", start)
 			}); err != nil {
 			return err
 		}
@@ -129,15 +130,15 @@ func (e *Engine) addMonthly(ctx context.Context, a *Admission, keyL store.Limits
 	if !groupBudget {
 		return nil
 	}
-	return e.addMoney(ctx, a, dim{ScopeGroup, DimMonthlyBudget, int64(g.Limits.MonthlyBudget), unitMoney}, "g:"+p.Group+":month"+month, end,
+	return e.addMoney(ctx, a, dim{ScopeGroup, DimMonthlyBudget, int64(g.Limits.MonthlyBudget), unitMoney}, "g:"+group+":month"+month, end,
 		func(ctx context.Context) (store.Money, error) {
-			return e.opts.Spend.SpendSince(ctx, "", p.Group, start)
+			return e.opts.Spend.SpendSince(ctx, "", group, start)
 		})
 }
 
 // addBalance adds the owner's prepaid balance, when the owner has credits.
 func (e *Engine) addBalance(ctx context.Context, a *Admission) error {
-	owner := a.req.Principal.Owner
+	owner := a.owner
 	if owner == "" {
 		return nil
 	}

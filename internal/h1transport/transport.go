@@ -9,9 +9,9 @@
 // on the same host or network (vLLM, Ollama, a sidecar), those hand-offs
 // are a measurable share of the added latency and CPU. This transport
 // serves exactly that case and passes every other request (https,
-// proxied, bodies of unknown length, upgrades, 100-continue) to a
-// fallback RoundTripper, normally a net/http Transport, which keeps
-// HTTP/2 and TLS where they matter.
+// proxied, bodies of unknown length or over 64 KiB, upgrades,
+// 100-continue) to a fallback RoundTripper, normally a net/http
+// Transport, which keeps HTTP/2 and TLS where they matter.
 package h1transport
 
 import (
@@ -31,6 +31,7 @@ const (
 	DefaultMaxIdleConnsPerHost    = 256
 	DefaultIdleConnTimeout        = 90 * time.Second
 	DefaultMaxResponseHeaderBytes = 1 << 20
+	DefaultMaxBodyBytes           = 64 << 10
 )
 
 // ErrHeaderTooLarge is returned when a response's header exceeds
@@ -46,8 +47,9 @@ type Options struct {
 	// A request with a proxy goes to Fallback. Nil means no proxy.
 	Proxy func(*http.Request) (*url.URL, error)
 	// Fallback serves the requests this transport does not: other schemes
-	// than http, proxied requests, bodies of unknown length, upgrades,
-	// Expect headers and request trailers. Nil means http.DefaultTransport.
+	// than http, proxied requests, bodies of unknown length or over
+	// MaxBodyBytes, upgrades, Expect headers and request trailers. Nil
+	// means http.DefaultTransport.
 	Fallback http.RoundTripper
 	// MaxIdleConnsPerHost bounds the keep-alive pool per host. Zero means
 	// DefaultMaxIdleConnsPerHost.
@@ -58,6 +60,14 @@ type Options struct {
 	// MaxResponseHeaderBytes bounds a response's status line and header.
 	// Zero means DefaultMaxResponseHeaderBytes.
 	MaxResponseHeaderBytes int64
+	// MaxBodyBytes is the largest request body this transport sends
+	// itself; a larger one goes to Fallback. This transport writes the
+	// whole request before it reads the answer, so a server that answers
+	// early (a 413, say) without reading the rest could leave a long write
+	// waiting; net/http reads the answer while it still sends, and a body
+	// this large costs far more than the hand-offs it adds. Zero means
+	// DefaultMaxBodyBytes.
+	MaxBodyBytes int64
 }
 
 // Transport is an http.RoundTripper for HTTP/1.1 over plain TCP. It is
@@ -86,6 +96,9 @@ func New(opts Options) *Transport {
 	}
 	if opts.MaxResponseHeaderBytes <= 0 {
 		opts.MaxResponseHeaderBytes = DefaultMaxResponseHeaderBytes
+	}
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = DefaultMaxBodyBytes
 	}
 	fb := opts.Fallback
 	if fb == nil {
@@ -141,6 +154,9 @@ func (t *Transport) serves(req *http.Request) bool {
 	}
 	if req.Body != nil && req.Body != http.NoBody && req.ContentLength <= 0 {
 		return false // unknown length: net/http sends it chunked
+	}
+	if req.ContentLength > t.opts.MaxBodyBytes {
+		return false
 	}
 	if t.opts.Proxy != nil {
 		if u, err := t.opts.Proxy(req); err != nil || u != nil {

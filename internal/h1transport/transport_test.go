@@ -481,6 +481,8 @@ func TestFallback(t *testing.T) {
 		{name: "https", url: tlsSrv.URL, fallback: true},
 		{name: "through a proxy", url: plain.URL, proxy: true, fallback: true},
 		{name: "body of unknown length", url: plain.URL, body: io.MultiReader(strings.NewReader("{}")), fallback: true},
+		{name: "body over MaxBodyBytes", url: plain.URL, body: strings.NewReader(strings.Repeat("x", DefaultMaxBodyBytes+1)), fallback: true},
+		{name: "body of MaxBodyBytes", url: plain.URL, body: strings.NewReader(strings.Repeat("x", DefaultMaxBodyBytes))},
 		{name: "expect continue", url: plain.URL, body: strings.NewReader("{}"), header: "Expect", fallback: true},
 		{name: "upgrade", url: plain.URL, header: "Upgrade", fallback: true},
 	}
