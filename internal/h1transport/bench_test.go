@@ -7,6 +7,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/tollgate/tollgate/internal/cputime"
 )
 
 // BenchmarkRoundTrip compares this transport with net/http's on loopback:
@@ -45,7 +47,7 @@ func BenchmarkRoundTrip(b *testing.B) {
 			b.Run(tr.name+path, func(b *testing.B) {
 				b.ReportAllocs()
 				buf := make([]byte, 32<<10)
-				cpu0 := processCPU()
+				cpu0 := cputime.Process()
 				for b.Loop() {
 					req, _ := http.NewRequest(http.MethodPost, srv.URL+path, bytes.NewReader(body))
 					req.Header.Set("Content-Type", "application/json")
@@ -60,7 +62,7 @@ func BenchmarkRoundTrip(b *testing.B) {
 					}
 					resp.Body.Close()
 				}
-				b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
+				b.ReportMetric(float64((cputime.Process()-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
 			})
 		}
 	}

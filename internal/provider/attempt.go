@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/tollgate/tollgate/internal/readall"
 )
 
 // errHeaderTimeout is the cancel cause when the response-header phase runs out.
@@ -135,7 +137,7 @@ func (a *Attempt) ReadBody(ctx context.Context, resp *http.Response) ([]byte, er
 	if n := resp.ContentLength; n > 0 {
 		size = int(min(n, maxPresize)) + 1 // +1: the read that sees io.EOF
 	}
-	data, err := readAll(body, make([]byte, 0, size))
+	data, err := readall.Into(body, make([]byte, 0, size))
 	switch {
 	case err == nil:
 		return data, nil
@@ -182,21 +184,4 @@ func DrainBody(body io.Reader, cancel context.CancelCauseFunc) {
 	t := time.AfterFunc(drainWait, func() { cancel(errDrainTimeout) })
 	defer t.Stop()
 	_, _ = io.CopyN(io.Discard, body, maxDrainBytes)
-}
-
-// readAll is io.ReadAll into buf, growing it as needed.
-func readAll(r io.Reader, buf []byte) ([]byte, error) {
-	for {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-		n, err := r.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if err != nil {
-			if errors.Is(err, io.EOF) {
-				return buf, nil
-			}
-			return buf, err
-		}
-	}
 }

@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"time"
 
 	"github.com/tollgate/tollgate/internal/jsonpeek"
 	"github.com/tollgate/tollgate/internal/openai"
 	"github.com/tollgate/tollgate/internal/provider"
+	"github.com/tollgate/tollgate/internal/readall"
 	"github.com/tollgate/tollgate/internal/router"
 )
 
@@ -245,7 +245,7 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error
 		size = int(r.ContentLength)
 	}
 	buf := make([]byte, 0, size+1)
-	body, err := readAll(http.MaxBytesReader(w, r.Body, limit), buf)
+	body, err := readall.Into(http.MaxBytesReader(w, r.Body, limit), buf)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
@@ -255,23 +255,6 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error
 			Message: "tollgate could not read the request body; the connection may have broken. Retry.", Cause: err}
 	}
 	return body, nil
-}
-
-// readAll is io.ReadAll into a caller-sized buffer.
-func readAll(r io.Reader, b []byte) ([]byte, error) {
-	for {
-		n, err := r.Read(b[len(b):cap(b)])
-		b = b[:len(b)+n]
-		if err != nil {
-			if errors.Is(err, io.EOF) {
-				return b, nil
-			}
-			return b, err
-		}
-		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)]
-		}
-	}
 }
 
 // captureUsage copies the usage object of a body or chunk into the record.
