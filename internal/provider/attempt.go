@@ -166,9 +166,11 @@ func IsEventStream(ct string) bool {
 // body did not arrive within drainWait.
 var errDrainTimeout = errors.New("the body did not end after the stream's end marker")
 
-// Bounds of DrainBody.
+// Bounds of DrainBody. A server sends the end of its body right after the
+// end marker, so it arrives within a moment even from far away; the wait
+// only bounds an upstream that keeps the body open.
 const (
-	drainWait     = 100 * time.Millisecond
+	drainWait     = 20 * time.Millisecond
 	maxDrainBytes = 64 << 10
 )
 
@@ -176,7 +178,7 @@ const (
 // read (normally nothing but the end of the chunked body, which may still
 // be on its way), so that closing it keeps the connection for the next
 // request: net/http and h1transport pool only a connection whose body was
-// read to its end. It reads at most 64 KiB and waits at most 100ms, then
+// read to its end. It reads at most 64 KiB and waits at most 20ms, then
 // gives up by canceling the attempt through cancel; the caller closes the
 // body after it. Call it only after the end marker: before it the rest of
 // a stream is an answer nobody reads.

@@ -275,7 +275,7 @@ func (sr *streamRelay) writeRawEnd() error {
 	}
 	sr.raw.held = sr.raw.held[:0]
 	sr.s.settleSuccess(sr.r, sr.raw.final.data, nil)
-	return sr.sw.Event(sr.raw.final.name, sr.raw.final.data)
+	return sr.sw.EventNoFlush(sr.raw.final.name, sr.raw.final.data)
 }
 
 // deltaText is the text of a content_block_delta's text_delta, or "".

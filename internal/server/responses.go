@@ -87,7 +87,7 @@ func (sr *streamRelay) writeResponsesChunk(a router.Attempt, data []byte) error 
 // response.incomplete); there is no [DONE]. The answer is stored for
 // Idempotency-Key replay just before its last event goes out.
 func (sr *streamRelay) writeResponsesEnd() error {
-	return sr.writeResponsesEvents(sr.rec.resp.translator().Done(), true, true)
+	return sr.writeResponsesEvents(sr.rec.resp.translator().Done(), false, true) // flushed with the response's end (writeEnd)
 }
 
 // writeResponsesFailure reports an error after the 200 went out: an error

@@ -51,6 +51,13 @@ func (sr *streamRelay) writeChunk(a router.Attempt, data []byte) error {
 // writeEnd ends a complete stream: [DONE], or message_delta and
 // message_stop. The answer is stored for Idempotency-Key replay just
 // before its last event goes out.
+//
+// The end is written but not flushed: it goes out when the handler
+// returns, in one write with the end of the response (the last chunk and
+// the trailers), a system call and a client wake-up fewer per stream. What
+// runs before that is bookkeeping of microseconds: settling, the log row,
+// and closing the upstream stream, which waits at most 20ms for an
+// upstream that does not end its body (provider.DrainBody).
 func (sr *streamRelay) writeEnd() error {
 	if sr.rec.resp != nil { // Responses API, responses.go
 		return sr.writeResponsesEnd()
@@ -60,7 +67,7 @@ func (sr *streamRelay) writeEnd() error {
 	}
 	if sr.tr == nil {
 		sr.s.settleSuccess(sr.r, []byte("[DONE]"), nil)
-		return sr.sw.Done()
+		return sr.sw.DataNoFlush(doneData)
 	}
 	events := sr.tr.End()
 	last := len(events) - 1
@@ -70,8 +77,11 @@ func (sr *streamRelay) writeEnd() error {
 		}
 	}
 	sr.s.settleSuccess(sr.r, events[last].Data, nil)
-	return sr.sw.Event(events[last].Name, events[last].Data)
+	return sr.sw.EventNoFlush(events[last].Name, events[last].Data)
 }
+
+// doneData is the data of the event that ends an OpenAI stream.
+var doneData = []byte("[DONE]")
 
 // writeFailure reports an error after the 200 went out.
 func (sr *streamRelay) writeFailure(ae *apiError, body openai.ErrorResponse) error {
