@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
@@ -367,10 +368,7 @@ func buildAdapters(cfg config.Config, version string) (map[string]provider.Adapt
 				continue
 			}
 		case config.ProviderGemini:
-			opts.Client = &http.Client{Transport: provider.NewTransport(provider.TransportOptions{
-				ConnectTimeout: t.Connect, MaxIdleConnsPerHost: cfg.Upstream.MaxIdleConnsPerHost,
-				StdlibOnly: cfg.Upstream.PlainHTTPClient == config.PlainHTTPStdlib,
-			})}
+			opts.Client = upstreamClient(cfg, t.Connect)
 			ad, err := geminiAdapter(ch, opts, ch.BaseURL)
 			if err != nil {
 				return nil, nil, nil, err
@@ -378,10 +376,7 @@ func buildAdapters(cfg config.Config, version string) (map[string]provider.Adapt
 			adapters[ch.Name], clients = ad, append(clients, opts.Client)
 			continue
 		case config.ProviderAnthropic:
-			opts.Client = &http.Client{Transport: provider.NewTransport(provider.TransportOptions{
-				ConnectTimeout: t.Connect, MaxIdleConnsPerHost: cfg.Upstream.MaxIdleConnsPerHost,
-				StdlibOnly: cfg.Upstream.PlainHTTPClient == config.PlainHTTPStdlib,
-			})}
+			opts.Client = upstreamClient(cfg, t.Connect)
 			ad, err := anthropicAdapter(ch, opts, ch.BaseURL)
 			if err != nil {
 				return nil, nil, nil, err
@@ -389,10 +384,7 @@ func buildAdapters(cfg config.Config, version string) (map[string]provider.Adapt
 			adapters[ch.Name], clients = ad, append(clients, opts.Client)
 			continue
 		case config.ProviderOpenAI:
-			opts.Client = &http.Client{Transport: provider.NewTransport(provider.TransportOptions{
-				ConnectTimeout: t.Connect, MaxIdleConnsPerHost: cfg.Upstream.MaxIdleConnsPerHost,
-				StdlibOnly: cfg.Upstream.PlainHTTPClient == config.PlainHTTPStdlib,
-			})}
+			opts.Client = upstreamClient(cfg, t.Connect)
 		default:
 			return nil, nil, nil, fmt.Errorf("channel %s: unknown provider %q", ch.Name, ch.Provider)
 		}
@@ -404,6 +396,15 @@ func buildAdapters(cfg config.Config, version string) (map[string]provider.Adapt
 		clients = append(clients, opts.Client)
 	}
 	return adapters, sims, clients, nil
+}
+
+// upstreamClient is the HTTP client of a channel that reaches a real
+// upstream.
+func upstreamClient(cfg config.Config, connect time.Duration) *http.Client {
+	return &http.Client{Transport: provider.NewTransport(provider.TransportOptions{
+		ConnectTimeout: connect, MaxIdleConnsPerHost: cfg.Upstream.MaxIdleConnsPerHost,
+		StdlibOnly: cfg.Upstream.PlainHTTPClient == config.PlainHTTPStdlib,
+	})}
 }
 
 // simulatorOptions converts the configuration of a simulator channel.

@@ -255,13 +255,6 @@ func (t *Transport) expire(c *conn) {
 	_ = c.nc.Close()
 }
 
-// idleCount returns the number of pooled connections to addr (tests).
-func (t *Transport) idleCount(addr string) int {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return len(t.idle[addr])
-}
-
 // hostPort returns u's host with the default port made explicit.
 func hostPort(u *url.URL) string {
 	if u.Port() != "" {

@@ -66,7 +66,7 @@ func (sr *streamRelay) writeEnd() error {
 		return sr.writeRawEnd()
 	}
 	if sr.tr == nil {
-		sr.s.settleSuccess(sr.r, []byte("[DONE]"), nil)
+		sr.s.settleSuccess(sr.r, doneData, nil)
 		return sr.sw.DataNoFlush(doneData)
 	}
 	events := sr.tr.End()

@@ -51,8 +51,7 @@ func (s *stream) nextRaw(ctx context.Context) (provider.Event, error) {
 			}
 			return provider.Event{}, streamErrorFor(s.channel, s.timer.Phase(), &StreamError{Type: typ, Message: msg})
 		case "message_stop":
-			s.done = true
-			s.ended.Store(true)
+			s.done.Store(true)
 			s.timer.Disarm()
 		case "content_block_delta", "message_delta":
 			s.timer.SetStarted()

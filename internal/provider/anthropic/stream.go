@@ -21,8 +21,7 @@ type stream struct {
 	tr      StreamTranslator
 	cancel  context.CancelCauseFunc
 	timer   *provider.PhaseTimer // its first token is the first content event
-	done    bool                 // message_stop was translated (or, raw, returned)
-	ended   atomic.Bool          // done, for Close, which may run on another goroutine
+	done    atomic.Bool          // message_stop was translated (or, raw, returned); atomic for Close
 	raw     bool                 // yield the upstream's events untranslated (passthrough.go)
 	closing sync.Once
 }
@@ -45,7 +44,7 @@ func newStream(channel string, body io.ReadCloser, cancel context.CancelCauseFun
 // it returns the usage chunk (when the upstream reported usage), then
 // io.EOF; a stream that ends without message_stop is KindTruncated.
 func (s *stream) Next(ctx context.Context) (provider.Event, error) {
-	if s.done {
+	if s.done.Load() {
 		s.timer.Disarm()
 		return provider.Event{}, io.EOF
 	}
@@ -67,8 +66,7 @@ func (s *stream) Next(ctx context.Context) (provider.Event, error) {
 			return provider.Event{}, streamErrorFor(s.channel, s.timer.Phase(), err)
 		}
 		if done {
-			s.done = true
-			s.ended.Store(true)
+			s.done.Store(true)
 			s.timer.Disarm()
 			if chunk == nil {
 				s.reader.Release() // nothing is read after message_stop
@@ -100,7 +98,7 @@ func (s *stream) fail(ctx context.Context, err error) error {
 func (s *stream) Close() error {
 	s.closing.Do(func() {
 		s.timer.Disarm()
-		if s.ended.Load() {
+		if s.done.Load() {
 			provider.DrainBody(s.body, s.cancel)
 		}
 		_ = s.body.Close()

@@ -57,8 +57,7 @@ func (s *stream) nextResponses(ctx context.Context) (provider.Event, error) {
 			return provider.Event{}, &provider.Error{Kind: provider.KindStreamError, Phase: s.timer.Phase(), Channel: s.channel,
 				Message: responsesErrorMessage(obj, parsed)}
 		case "response.completed", "response.incomplete":
-			s.done = true
-			s.ended.Store(true)
+			s.done.Store(true)
 			s.timer.SetStarted()
 			s.timer.Disarm()
 		case "response.output_text.delta", "response.function_call_arguments.delta", "response.refusal.delta":

@@ -19,9 +19,9 @@ type stream struct {
 	reader  *sse.Reader
 	cancel  context.CancelCauseFunc
 	timer   *provider.PhaseTimer
-	done    bool
-	// ended is set with done, for Close, which may run on another goroutine.
-	ended atomic.Bool
+	// done: the end marker was read; atomic for Close, which may run on
+	// another goroutine.
+	done atomic.Bool
 	// responses: the stream is a Responses API stream, passed on as it is
 	// (see responses.go).
 	responses bool
@@ -43,7 +43,7 @@ func newStream(channel string, body io.ReadCloser, cancel context.CancelCauseFun
 
 // Next returns the next event's data; see provider.Stream.
 func (s *stream) Next(ctx context.Context) (provider.Event, error) {
-	if s.done {
+	if s.done.Load() {
 		return provider.Event{}, io.EOF
 	}
 	if s.responses {
@@ -59,8 +59,7 @@ func (s *stream) Next(ctx context.Context) (provider.Event, error) {
 			continue
 		}
 		if sse.IsDone(ev.Data) {
-			s.done = true
-			s.ended.Store(true)
+			s.done.Store(true)
 			s.timer.Disarm()
 			s.reader.Release() // nothing is read after the end marker
 			return provider.Event{}, io.EOF
@@ -99,7 +98,7 @@ func (s *stream) Pending() bool { return s.reader.Pending() }
 func (s *stream) Close() error {
 	s.closing.Do(func() {
 		s.timer.Disarm()
-		if s.ended.Load() {
+		if s.done.Load() {
 			provider.DrainBody(s.body, s.cancel)
 		}
 		_ = s.body.Close()
